@@ -5,7 +5,7 @@
     SentinelError
     ├── ConfigError        a configuration file is invalid (file, line, field, value)
     ├── RuleError          a rule file is invalid (re-exported from sentinel.rete)
-    ├── SourceError        an SLI source failed to read (translated from HTTP/parse errors)
+    ├── SourceError        an SLI source failed to read (HTTP or parse errors)
     ├── StoreError         the SQLite store failed or is unusable
     └── NotifyError        a notifier failed to deliver
 

@@ -1,0 +1,177 @@
+"""Sentinel's domain model: durations, SLOs, SLI kinds, alerting tiers and windows.
+
+Plain data with no I/O. The on-disk configuration (``config.py``) is parsed, mapped onto
+these classes and validated; everything downstream (sources, history, evaluator, rules)
+speaks in these terms.
+
+Vocabulary, after the Google SRE Workbook:
+
+- *objective* ``o``: the fraction of events that must be good, e.g. ``0.999``.
+- *error budget* ``b = 1 - o``: the fraction that may be bad over the *period*.
+- *burn rate* over a window: ``(bad / total) / b``. A burn rate of 1 spends the budget
+  exactly over the period.
+- *tier*: a pair of windows (long, short) and a burn-rate *factor*; it alerts when both
+  windows burn faster than the factor. The factor is derived from the fraction of the
+  budget the tier allows to be consumed over its long window:
+  ``factor = fraction * period / long``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+
+_DURATION_RE = re.compile(r"(\d+)(ms|s|m|h|d|w)")
+_UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def parse_duration(text: str | int | float) -> float:
+    """Parse a Prometheus-style duration (``90s``, ``5m``, ``1h30m``, ``30d``, ``4w``).
+
+    Numbers are taken as seconds. Raises ``ValueError`` with the bad text.
+    """
+    if isinstance(text, bool):
+        raise ValueError(f"not a duration: {text!r}")
+    if isinstance(text, int | float):
+        if text < 0:
+            raise ValueError(f"negative duration: {text!r}")
+        return float(text)
+    s = str(text).strip()
+    pos = 0
+    total = 0.0
+    for m in _DURATION_RE.finditer(s):
+        if m.start() != pos:
+            break
+        total += int(m.group(1)) * _UNIT_SECONDS[m.group(2)]
+        pos = m.end()
+    if pos != len(s) or not s:
+        raise ValueError(
+            f"not a duration: {text!r} (expected e.g. 30s, 5m, 1h, 30d, 4w)"
+        )
+    return total
+
+
+def format_duration(seconds: float) -> str:
+    """Render seconds as a Prometheus-style duration in days at most: 3600 -> ``1h``."""
+    if seconds <= 0:
+        return "0s"
+    if seconds != int(seconds):
+        return f"{round(seconds * 1000)}ms"
+    rest = int(seconds)
+    parts = []
+    for unit in ("d", "h", "m", "s"):
+        size = int(_UNIT_SECONDS[unit])
+        if rest >= size:
+            n, rest = divmod(rest, size)
+            parts.append(f"{n}{unit}")
+    return "".join(parts)
+
+
+@dataclass(frozen=True)
+class TierSpec:
+    """One multiwindow, multi-burn-rate alerting tier, period-independent.
+
+    ``fraction`` is the share of the error budget that may be consumed over ``long``
+    before the tier alerts.
+    """
+
+    name: str
+    fraction: float
+    long: float
+    short: float
+    severity: str
+
+    def factor(self, period: float) -> float:
+        """Burn-rate threshold for an SLO whose rolling period is ``period`` seconds."""
+        return self.fraction * period / self.long
+
+
+# The tier table of the Google SRE Workbook, "Alerting on SLOs", section 6
+# ("Multiwindow, Multi-Burn-Rate Alerts"), table 5-8: for a 30-day period these give
+# the factors 14.4, 6, 3 and 1. The short window is 1/12 of the long one.
+DEFAULT_TIERS: tuple[TierSpec, ...] = (
+    TierSpec("page-1h", 0.02, 3600, 300, "page"),
+    TierSpec("page-6h", 0.05, 6 * 3600, 1800, "page"),
+    TierSpec("ticket-1d", 0.10, 86400, 2 * 3600, "ticket"),
+    TierSpec("ticket-3d", 0.10, 3 * 86400, 6 * 3600, "ticket"),
+)
+
+
+@dataclass(frozen=True)
+class RatioSLI:
+    """Events counted by counters: ``bad`` (or ``good``) events over ``total`` events.
+
+    Selectors are PromQL series selectors (``metric{label="v"}``). Exactly one of
+    ``good`` and ``bad`` is set.
+    """
+
+    total: str
+    good: str | None = None
+    bad: str | None = None
+    kind: Literal["ratio"] = "ratio"
+
+
+@dataclass(frozen=True)
+class LatencySLI:
+    """Events counted by a histogram: good are those at or under ``threshold`` seconds.
+
+    ``histogram`` is the base metric name (without ``_bucket``/``_count``) with an
+    optional label matcher set, e.g. ``http_request_duration_seconds{job="api"}``.
+    ``threshold`` must equal one of the histogram's bucket bounds, compared as numbers.
+    """
+
+    histogram: str
+    threshold: float
+    kind: Literal["latency"] = "latency"
+
+
+SLI = RatioSLI | LatencySLI
+
+
+@dataclass(frozen=True)
+class SLO:
+    """A service level objective as configured."""
+
+    name: str
+    service: str
+    objective: float  # fraction, e.g. 0.999
+    sli: SLI
+    period: float = 30 * 86400.0
+    description: str = ""
+    labels: Mapping[str, str] = field(default_factory=dict)
+    group_by: tuple[str, ...] = ()
+    tiers: tuple[TierSpec, ...] = DEFAULT_TIERS
+    min_events: int = 20  # bad events a tier's long window must hold to alert
+    runbook: str | None = None
+
+    @property
+    def budget(self) -> float:
+        return 1.0 - self.objective
+
+    def windows(self) -> tuple[float, ...]:
+        """Every window the tiers and the budget need, shortest first."""
+        return alert_windows(self.tiers, self.period)
+
+
+def alert_windows(tiers: Iterable[TierSpec], period: float) -> tuple[float, ...]:
+    """The distinct windows of ``tiers`` plus the period, sorted."""
+    spans = {period}
+    for t in tiers:
+        spans.add(t.long)
+        spans.add(t.short)
+    return tuple(sorted(spans))
+
+
+def max_burn_rate(objective: float) -> float:
+    """The highest burn rate an SLO can show: every event bad."""
+    return 1.0 / (1.0 - objective)
+
+
+def instance_id(slo_name: str, group: Mapping[str, str]) -> str:
+    """Identity of one SLO instance: ``checkout`` or ``checkout{region="eu"}``."""
+    if not group:
+        return slo_name
+    inner = ",".join(f'{k}="{v}"' for k, v in sorted(group.items()))
+    return f"{slo_name}{{{inner}}}"
