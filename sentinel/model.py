@@ -82,10 +82,19 @@ class TierSpec:
     long: float
     short: float
     severity: str
+    min_events: int | None = None  # overrides the SLO's guard for this tier
 
     def factor(self, period: float) -> float:
         """Burn-rate threshold for an SLO whose rolling period is ``period`` seconds."""
         return self.fraction * period / self.long
+
+    def reachable(self, objective: float, period: float) -> bool:
+        """Whether any burn rate at ``objective`` can exceed this tier's factor.
+
+        Comparisons are strict and the highest burn rate is ``1 / (1 - objective)``,
+        so the tier can fire only when ``objective > 1 - 1 / factor``.
+        """
+        return max_burn_rate(objective) > self.factor(period)
 
 
 # The tier table of the Google SRE Workbook, "Alerting on SLOs", section 6
@@ -124,6 +133,7 @@ class LatencySLI:
 
     histogram: str
     threshold: float
+    buckets: tuple[float, ...] = ()  # the histogram's known bounds, when configured
     kind: Literal["latency"] = "latency"
 
 
@@ -145,10 +155,29 @@ class SLO:
     tiers: tuple[TierSpec, ...] = DEFAULT_TIERS
     min_events: int = 20  # bad events a tier's long window must hold to alert
     runbook: str | None = None
+    source: str | None = None
+    pending_for: float = 0.0  # the alerts' ``for``
+    keep_firing_for: float = 0.0
+    alerting_disabled: bool = False
 
     @property
     def budget(self) -> float:
         return 1.0 - self.objective
+
+    @property
+    def trend_window(self) -> float:
+        """The window whose burn rate projects the budget's time to exhaustion.
+
+        The long window of the fastest tier (1h by default): long enough to smooth a
+        single bad minute, short enough to say how fast the budget burns *now*.
+        """
+        if not self.tiers:
+            return min(3600.0, self.period)
+        return min(t.long for t in self.tiers)
+
+    def tier_min_events(self, tier: TierSpec) -> int:
+        """The minimum-events guard of ``tier``: its own, else the SLO's."""
+        return self.min_events if tier.min_events is None else tier.min_events
 
     def windows(self) -> tuple[float, ...]:
         """Every window the tiers and the budget need, shortest first."""
