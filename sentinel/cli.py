@@ -17,7 +17,17 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--version", action="version", version=f"%(prog)s {__version__}"
     )
-    parser.add_subparsers(dest="command", metavar="COMMAND")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    check = commands.add_parser(
+        "check",
+        help="validate a config, its rule files and runbook links (no network)",
+    )
+    check.add_argument(
+        "-c", "--config", required=True, help="config file or folder of files"
+    )
+    check.add_argument(
+        "--rules", nargs="+", default=[], metavar="FILE", help="more rule files"
+    )
     return parser
 
 
@@ -27,6 +37,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 0
+    if args.command == "check":
+        from sentinel import check
+
+        return check.run(args.config, args.rules)
     return 0
 
 
