@@ -18,6 +18,7 @@ Vocabulary, after the Google SRE Workbook:
 
 from __future__ import annotations
 
+import enum
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -204,3 +205,25 @@ def instance_id(slo_name: str, group: Mapping[str, str]) -> str:
         return slo_name
     inner = ",".join(f'{k}="{v}"' for k, v in sorted(group.items()))
     return f"{slo_name}{{{inner}}}"
+
+
+class Quality(enum.IntFlag):
+    """Data-quality marks a source or the history attaches to a bucket of increments.
+
+    A mark never changes what a count means; it says how far the count can be trusted,
+    so that rules can raise a data alert instead of a burn-rate page.
+    """
+
+    NONE = 0
+    #: good > total for the same read: clamped to bad 0 (case C12).
+    CLAMPED = 1
+    #: bad events were seen with no total series next to them (case C12).
+    BAD_WITHOUT_TOTAL = 2
+    #: a series of unknown age appeared; its first value was not counted (case C08).
+    LOWER_BOUND = 4
+    #: one increment spanning several buckets was spread evenly over them.
+    INTERPOLATED = 8
+    #: the read came back with warnings (e.g. a partial response from a federation).
+    WARNINGS = 16
+    #: a sample was NaN; the increments it touched are unknown.
+    NAN = 32
