@@ -1,0 +1,1 @@
+"""SLI sources: where the event increments come from (see ``base``)."""
