@@ -1,0 +1,418 @@
+"""The beta network: tokens and the nodes that join, negate and filter them.
+
+A token is one partial match: its parent token, the WME it added (``None`` for
+nodes that add no fact), and ``vals``, the values of the rule's variables bound so
+far, in binding order. Extending a token shares its parent rather than copying
+it; ``vals`` is a tuple grown by concatenation.
+
+Every node that makes tokens keeps them in *indexes*, one per node below it that
+probes it, keyed on the values that node joins on. A join probes the matching
+bucket of its alpha memory when a token arrives, and the matching bucket of its
+parent's tokens when a fact arrives, so no activation scans a memory.
+
+Removal follows the token tree (Doorenbos): a retracted WME lists the tokens that
+hold it, and removing a token removes its descendants. Nodes that keep state per
+parent token (negation, exists, conjunctive negation, the terminal) are the
+parent's *watchers* and hear of each removal before the descendants go.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from .alpha import WME, AlphaMemory, KeyGetter
+from .expr import EVAL_ERRORS
+
+if TYPE_CHECKING:
+    from .network import Engine, RuleEntry
+
+log = logging.getLogger(__name__)
+
+Vals = tuple[Any, ...]
+Check = Callable[[Vals], Any]
+FAILED_KEY = object()
+"""The join key of a token whose key expression failed; it matches no fact."""
+
+
+class Token:
+    """A partial match (see the module docs)."""
+
+    __slots__ = ("children", "keys", "node", "parent", "vals", "wme")
+
+    def __init__(self, parent: Token | None, wme: WME | None, vals: Vals, node: Any):
+        self.parent = parent
+        self.wme = wme
+        self.vals = vals
+        self.node = node
+        self.children: dict[Token, None] | None = None
+        self.keys: tuple[Any, ...] = ()
+
+    def facts(self) -> list[Any]:
+        """The facts of this match, first condition first."""
+        out = []
+        token: Token | None = self
+        while token is not None:
+            if token.wme is not None:
+                out.append(token.wme.fact)
+            token = token.parent
+        out.reverse()
+        return out
+
+
+class MemoryNode:
+    """Base of the nodes that make tokens."""
+
+    __slots__ = ("children", "indexes", "watchers")
+
+    def __init__(self) -> None:
+        self.children: list[Any] = []
+        self.watchers: list[Any] = []
+        self.indexes: list[tuple[KeyGetter, dict[Any, dict[Token, None]]]] = []
+
+    def add_index(self, getter: KeyGetter) -> dict[Any, dict[Token, None]]:
+        table: dict[Any, dict[Token, None]] = {}
+        self.indexes.append((getter, table))
+        return table
+
+    def emit(self, parent: Token, wme: WME | None, vals: Vals) -> Token:
+        """Make a token below ``parent``, index it, and pass it down."""
+        token = Token(parent, wme, vals, self)
+        siblings = parent.children
+        if siblings is None:
+            parent.children = {token: None}
+        else:
+            siblings[token] = None
+        if wme is not None:
+            wme.tokens[token] = None
+        if self.indexes:
+            token.keys = keys = tuple(_key(getter, vals) for getter, _ in self.indexes)
+            for (_, table), key in zip(self.indexes, keys, strict=True):
+                bucket = table.get(key)
+                if bucket is None:
+                    table[key] = {token: None}
+                else:
+                    bucket[token] = None
+        for child in self.children:
+            child.activate(token)
+        return token
+
+
+def _key(getter: KeyGetter, vals: Vals) -> Any:
+    try:
+        return getter(vals)
+    except EVAL_ERRORS:
+        return FAILED_KEY
+
+
+def remove_token(token: Token) -> None:
+    """Remove ``token`` and everything below it."""
+    parent = token.parent
+    if parent is not None and parent.children is not None:
+        parent.children.pop(token, None)
+    _drop(token)
+
+
+def _drop(token: Token) -> None:
+    node = token.node
+    if node.indexes:
+        for (_, table), key in zip(node.indexes, token.keys, strict=True):
+            bucket = table[key]
+            del bucket[token]
+            if not bucket:
+                del table[key]
+    for watcher in node.watchers:
+        watcher.deactivate(token)
+    children = token.children
+    if children:
+        token.children = None
+        for child in children:
+            _drop(child)
+    if token.wme is not None:
+        token.wme.tokens.pop(token, None)
+
+
+def run_checks(checks: list[Check], vals: Vals) -> bool:
+    """Apply tests to ``vals``; a test that fails to evaluate counts as false."""
+    for check in checks:
+        try:
+            if not check(vals):
+                return False
+        except EVAL_ERRORS as error:
+            log.warning(
+                "test %r failed to evaluate (%s); treated as false", check, error
+            )
+            return False
+    return True
+
+
+class RootNode(MemoryNode):
+    """The top of the beta network: one empty token."""
+
+    __slots__ = ("token",)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.token = Token(None, None, (), self)
+
+    def add_index(self, getter: KeyGetter) -> dict[Any, dict[Token, None]]:
+        table = super().add_index(getter)
+        key = _key(getter, ())
+        table[key] = {self.token: None}
+        self.token.keys = (*self.token.keys, key)
+        return table
+
+
+class JoinNode(MemoryNode):
+    """Joins tokens with the WMEs of an alpha memory on equal key values.
+
+    ``left_key`` reads the key from a token's ``vals``, ``right_key`` from a WME's
+    attributes; ``extend`` gives the values the pattern binds; ``checks`` are the
+    rule's tests placed here because their variables are bound by now.
+    """
+
+    __slots__ = ("checks", "extend", "left", "left_key", "right", "right_key")
+
+    def __init__(
+        self,
+        parent: MemoryNode,
+        memory: AlphaMemory,
+        left_key: KeyGetter,
+        right_names: tuple[str, ...],
+        right_key: KeyGetter,
+        extend: Callable[[WME], Vals] | None,
+    ) -> None:
+        super().__init__()
+        self.left = parent.add_index(left_key)
+        self.right = memory.index(right_names)
+        self.left_key = left_key
+        self.right_key = right_key
+        self.extend = extend
+        self.checks: list[Check] = []
+
+    def activate(self, token: Token) -> None:
+        try:
+            key = self.left_key(token.vals)
+        except EVAL_ERRORS:
+            return
+        bucket = self.right.get(key)
+        if bucket:
+            for wme in bucket:
+                self.join(token, wme)
+
+    def right_activate(self, wme: WME) -> None:
+        bucket = self.left.get(self.right_key(wme.attrs))
+        if bucket:
+            for token in bucket:
+                self.join(token, wme)
+
+    def join(self, token: Token, wme: WME) -> None:
+        extend = self.extend
+        vals = token.vals + extend(wme) if extend is not None else token.vals
+        if self.checks and not run_checks(self.checks, vals):
+            return
+        self.emit(token, wme, vals)
+
+
+class NegativeNode(MemoryNode):
+    """``not`` (or, with ``exists``, ``exists``) over one pattern.
+
+    Counts, per parent token, the WMEs that match it; passes the token on while the
+    count is zero (``not``) or above zero (``exists``).
+    """
+
+    __slots__ = (
+        "counts",
+        "exists",
+        "left",
+        "left_key",
+        "outputs",
+        "right",
+        "right_key",
+    )
+
+    def __init__(
+        self,
+        parent: MemoryNode,
+        memory: AlphaMemory,
+        left_key: KeyGetter,
+        right_names: tuple[str, ...],
+        right_key: KeyGetter,
+        exists: bool,
+    ) -> None:
+        super().__init__()
+        self.left = parent.add_index(left_key)
+        self.right = memory.index(right_names)
+        self.left_key = left_key
+        self.right_key = right_key
+        self.exists = exists
+        self.counts: dict[Token, int] = {}
+        self.outputs: dict[Token, Token] = {}
+
+    def activate(self, token: Token) -> None:
+        try:
+            bucket = self.right.get(self.left_key(token.vals))
+        except EVAL_ERRORS:
+            bucket = None
+        count = len(bucket) if bucket else 0
+        self.counts[token] = count
+        if (count > 0) == self.exists:
+            self._open(token)
+
+    def deactivate(self, token: Token) -> None:
+        self.counts.pop(token, None)
+        self.outputs.pop(token, None)
+
+    def right_activate(self, wme: WME) -> None:
+        bucket = self.left.get(self.right_key(wme.attrs))
+        if not bucket:
+            return
+        counts = self.counts
+        for token in list(bucket):
+            count = counts[token]
+            counts[token] = count + 1
+            if count == 0:
+                if self.exists:
+                    self._open(token)
+                else:
+                    self._close(token)
+
+    def right_deactivate(self, wme: WME) -> None:
+        bucket = self.left.get(self.right_key(wme.attrs))
+        if not bucket:
+            return
+        counts = self.counts
+        for token in list(bucket):
+            count = counts[token] - 1
+            counts[token] = count
+            if count == 0:
+                if self.exists:
+                    self._close(token)
+                else:
+                    self._open(token)
+
+    def _open(self, token: Token) -> None:
+        self.outputs[token] = self.emit(token, None, token.vals)
+
+    def _close(self, token: Token) -> None:
+        output = self.outputs.pop(token, None)
+        if output is not None:
+            remove_token(output)
+
+
+class TestNode(MemoryNode):
+    """Filters tokens by tests when no join precedes them in their segment."""
+
+    __slots__ = ("checks",)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.checks: list[Check] = []
+
+    def activate(self, token: Token) -> None:
+        if run_checks(self.checks, token.vals):
+            self.emit(token, None, token.vals)
+
+
+class ConjunctiveNode(MemoryNode):
+    """``not`` or ``exists`` over a conjunction of conditions.
+
+    The conjunction is a subnetwork that starts below this node's parent; this node
+    drives its first node itself, so each parent token is counted against the
+    subnetwork before this node decides whether to pass it on. The subnetwork's
+    matches reach :class:`ConjunctivePartner`, which finds the parent token they
+    extend (``depth`` steps up) and updates its count.
+    """
+
+    __slots__ = ("counts", "exists", "outputs", "settling", "sub")
+
+    def __init__(self, exists: bool) -> None:
+        super().__init__()
+        self.exists = exists
+        self.sub: Any = None
+        self.counts: dict[Token, int] = {}
+        self.outputs: dict[Token, Token] = {}
+        self.settling: set[Token] = set()
+
+    def activate(self, token: Token) -> None:
+        self.counts[token] = 0
+        self.settling.add(token)
+        try:
+            self.sub.activate(token)
+        finally:
+            self.settling.discard(token)
+        if (self.counts[token] > 0) == self.exists:
+            self._open(token)
+
+    def deactivate(self, token: Token) -> None:
+        self.counts.pop(token, None)
+        self.outputs.pop(token, None)
+
+    def result_added(self, owner: Token) -> None:
+        count = self.counts.get(owner)
+        if count is None:
+            return
+        self.counts[owner] = count + 1
+        if count == 0 and owner not in self.settling:
+            if self.exists:
+                self._open(owner)
+            else:
+                self._close(owner)
+
+    def result_removed(self, owner: Token) -> None:
+        count = self.counts.get(owner)
+        if count is None:
+            return
+        self.counts[owner] = count - 1
+        if count == 1 and owner not in self.settling:
+            if self.exists:
+                self._close(owner)
+            else:
+                self._open(owner)
+
+    def _open(self, token: Token) -> None:
+        self.outputs[token] = self.emit(token, None, token.vals)
+
+    def _close(self, token: Token) -> None:
+        output = self.outputs.pop(token, None)
+        if output is not None:
+            remove_token(output)
+
+
+class ConjunctivePartner:
+    """Receives the matches of a conjunctive node's subnetwork."""
+
+    __slots__ = ("depth", "owner")
+
+    def __init__(self, owner: ConjunctiveNode, depth: int) -> None:
+        self.owner = owner
+        self.depth = depth
+
+    def _owner_of(self, token: Token) -> Token:
+        for _ in range(self.depth):
+            assert token.parent is not None
+            token = token.parent
+        return token
+
+    def activate(self, token: Token) -> None:
+        self.owner.result_added(self._owner_of(token))
+
+    def deactivate(self, token: Token) -> None:
+        self.owner.result_removed(self._owner_of(token))
+
+
+class TerminalNode:
+    """The end of a rule: a token here is an activation on the agenda."""
+
+    __slots__ = ("engine", "entry")
+
+    def __init__(self, engine: Engine, entry: RuleEntry) -> None:
+        self.engine = engine
+        self.entry = entry
+
+    def activate(self, token: Token) -> None:
+        self.engine._activate(self.entry, token)
+
+    def deactivate(self, token: Token) -> None:
+        self.engine._deactivate(token)
