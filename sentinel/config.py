@@ -286,11 +286,11 @@ def _show(value: object) -> str:
     return repr(value)
 
 
-def _suggest(key: str, allowed: Iterable[str]) -> str:
+def _suggest(key: str, allowed: Iterable[str], known: str = "keys") -> str:
     close = difflib.get_close_matches(key, list(allowed), n=1, cutoff=0.6)
     if close:
         return f"; did you mean {close[0]!r}?"
-    return f" (known keys: {', '.join(sorted(allowed))})"
+    return f" (known {known}: {', '.join(sorted(allowed))})"
 
 
 class _Reader:
@@ -306,6 +306,7 @@ class _Reader:
         self.base = Path(file).resolve().parent
         self.errors = errors
         self.warnings = warnings
+        self.declared: set[str] = set()  # source names seen, read or not
         self._constructor = SafeConstructor()
 
     # reporting
@@ -338,6 +339,7 @@ class _Reader:
             self.fail(node, path, "must be a mapping", self.value(node))
             return None
         values: dict[str, Node] = {}
+        suggested: set[str] = set()
         for key_node, value_node in node.value:
             key = self.value(key_node)
             if not isinstance(key, str):
@@ -345,13 +347,13 @@ class _Reader:
             elif key in values:
                 self.fail(key_node, _join(path, key), "duplicate key")
             elif key not in allowed:
-                self.fail(
-                    key_node, _join(path, key), "unknown key" + _suggest(key, allowed)
-                )
+                hint = _suggest(key, allowed)
+                self.fail(key_node, _join(path, key), "unknown key" + hint)
+                suggested.update(difflib.get_close_matches(key, allowed, 1, 0.6))
             else:
                 values[key] = value_node
         for key in required:
-            if key not in values:
+            if key not in values and key not in suggested:  # a typo says it already
                 self.fail(node, _join(path, key), "is required")
         return values
 
@@ -578,6 +580,7 @@ def _read_sources(r: _Reader, node: Node, interval: float) -> list[tuple[Any, No
     out: list[tuple[Any, Node]] = []
     for i, item, name in _named_items(r, node, "sources"):
         path = f"sources[{i}]" if isinstance(node, SequenceNode) else f"sources.{name}"
+        r.declared.add(name or _scalar_at(item, "name"))
         kind = _item_type(r, item, path, _SOURCE_KEYS)
         if kind is None:
             continue
@@ -599,6 +602,15 @@ def _read_sources(r: _Reader, node: Node, interval: float) -> list[tuple[Any, No
 
 
 _NAME_RULE = "must match [a-zA-Z0-9_.-]+"
+
+
+def _scalar_at(node: Node, key: str) -> str:
+    """The text of ``node[key]`` when it is a scalar, else ``""``."""
+    if isinstance(node, MappingNode):
+        for key_node, value_node in node.value:
+            if key_node.value == key and isinstance(value_node, ScalarNode):
+                return str(value_node.value)
+    return ""
 
 
 def _required(kind: str, container: Node) -> tuple[str, ...]:
@@ -1257,12 +1269,13 @@ def _merge(
     sources = _unique(parts, "sources", lambda p: p.sources)
     notifiers = _unique(parts, "notifiers", lambda p: p.notifiers)
     default = _default_source(sources)
+    declared = set().union(*(p.reader.declared for p in parts))
     entries = _unique_slos(parts)
 
     slos: list[SLO] = []
     origins: dict[str, Location] = {}
     for e in entries:
-        slo = _resolve_source(e, sources, default)
+        slo = _resolve_source(e, sources, default, declared)
         if slo is None:
             continue
         src = next(s for s, _, _ in sources if s.name == slo.source)
@@ -1335,13 +1348,17 @@ def _default_source(sources: list[_Item]) -> Any:
     return sources[0][0] if len(sources) == 1 else None
 
 
-def _resolve_source(e: _SLOEntry, sources: list[_Item], default: Any) -> SLO | None:
+def _resolve_source(
+    e: _SLOEntry, sources: list[_Item], default: Any, declared: set[str]
+) -> SLO | None:
     names = [s.name for s, _, _ in sources]
     if e.slo.source is not None:
         if e.slo.source in names:
             return e.slo
+        if e.slo.source in declared:
+            return None  # the source itself failed and says so
         rule = "names no configured source" + (
-            _suggest(e.slo.source, names) if names else ""
+            _suggest(e.slo.source, names, "sources") if names else ""
         )
         e.reader.fail(e.fields["source"], _join(e.path, "source"), rule, e.slo.source)
         return None
