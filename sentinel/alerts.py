@@ -13,7 +13,7 @@ An alert whose condition cannot be evaluated, because the SLI data it depends on
 missing, is *held*: it keeps its state. A scrape gap never resolves a firing page, nor
 promotes a pending one; once data is back, the condition decides again.
 
-State is written to SQLite in one transaction with whatever a
+State is written to the store (``sentinel.store``) in one transaction with whatever a
 :class:`NotificationSink` queues for it (the notification outbox), so after a crash
 or a restart the daemon neither repeats a notification nor loses one: a firing alert
 comes back firing with its original start time, and one that cleared while the daemon
@@ -29,19 +29,21 @@ import json
 import logging
 import sqlite3
 import threading
-from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any, Protocol
 
-from sentinel.errors import StoreError
+from sentinel.store import Migration, Store
 
 log = logging.getLogger(__name__)
 
-SCHEMA = (
+COMPONENT = "alerts"
+"""The alert state's component name in the store's schema versions."""
+
+MIGRATIONS: tuple[Migration, ...] = (
     """
-    CREATE TABLE IF NOT EXISTS alert_state (
+    CREATE TABLE alert_state (
         fingerprint TEXT PRIMARY KEY,
         name TEXT NOT NULL,
         labels TEXT NOT NULL,
@@ -58,36 +60,10 @@ SCHEMA = (
         last_sent REAL,
         for_s REAL NOT NULL DEFAULT 0,
         keep_firing_for_s REAL NOT NULL DEFAULT 0
-    )
+    );
     """,
 )
-"""DDL of the alert state table; idempotent, safe to run at every start."""
-
-
-def ensure_schema(conn: sqlite3.Connection) -> None:
-    """Create the alert state table if it does not exist."""
-    with transaction(conn):
-        for statement in SCHEMA:
-            conn.execute(statement)
-
-
-@contextmanager
-def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
-    """One write transaction: ``BEGIN IMMEDIATE`` .. ``COMMIT``, rolled back on error.
-
-    Inside a transaction that is already open, it joins it: the outer owner commits.
-    This is what lets the alert state and the outbox rows commit together.
-    """
-    if conn.in_transaction:
-        yield conn
-        return
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        yield conn
-    except BaseException:
-        conn.rollback()
-        raise
-    conn.commit()
+"""The ``alert_state`` table, one entry per schema version (see ``Store.migrate``)."""
 
 
 class AlertState(StrEnum):
@@ -216,20 +192,20 @@ class NotificationSink(Protocol):
 class AlertBook:
     """The lifecycle of every alert, kept in memory and written through to SQLite.
 
-    ``conn`` is an open connection (WAL mode recommended) that has run
-    :func:`ensure_schema`; the book loads what it finds there. ``sink`` queues
-    notifications in the same transaction as the state change. Resolved alerts are
-    kept ``keep_resolved_s`` seconds (notifiers re-send resolves from them), then
-    forgotten.
+    The book brings ``store`` to its schema and loads the alerts it finds there.
+    ``sink`` queues notifications in the same transaction as the state change.
+    Resolved alerts are kept ``keep_resolved_s`` seconds (notifiers re-send resolves
+    from them), then forgotten.
     """
 
     def __init__(
         self,
-        conn: sqlite3.Connection,
+        store: Store,
         sink: NotificationSink | None = None,
         keep_resolved_s: float = 900.0,
     ) -> None:
-        self._conn = conn
+        store.migrate(COMPONENT, MIGRATIONS)
+        self._store = store
         self._sink = sink
         self._keep_resolved_s = keep_resolved_s
         self._lock = threading.Lock()
@@ -268,10 +244,7 @@ class AlertBook:
             after = dict(before)
             transitions = _advance(after, now, _by_fingerprint(candidates), held_slos)
             self._forget_old_resolved(after, now)
-            try:
-                self._write(before, after, now, transitions)
-            except sqlite3.Error as exc:
-                raise StoreError(f"cannot save alert state: {exc}") from exc
+            self._write(before, after, now, transitions)
             self._alerts = after
         for t in transitions:
             alert = t.alert
@@ -298,7 +271,7 @@ class AlertBook:
         now: float,
         transitions: Sequence[Transition],
     ) -> None:
-        with transaction(self._conn) as conn:
+        with self._store.transaction() as conn:
             gone = [fp for fp in before if fp not in after]
             conn.executemany(
                 "DELETE FROM alert_state WHERE fingerprint = ?", [(fp,) for fp in gone]
@@ -313,10 +286,7 @@ class AlertBook:
             conn.executemany(_UPSERT, [_row(a) for a in changed])
 
     def _load(self) -> dict[str, Alert]:
-        try:
-            rows = self._conn.execute(f"SELECT {_COLUMNS} FROM alert_state").fetchall()
-        except sqlite3.Error as exc:
-            raise StoreError(f"cannot load alert state: {exc}") from exc
+        rows = self._store.query(f"SELECT {_COLUMNS} FROM alert_state")
         return {row[0]: _from_row(row) for row in rows}
 
 

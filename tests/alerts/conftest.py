@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from sentinel.alerts import Alert, AlertState, Transition, ensure_schema
+from sentinel.alerts import Alert, AlertState, Transition
+from sentinel.store import Store
 
 DAY = "2026-03-02"
 
@@ -22,23 +23,16 @@ def at(hhmm: str) -> float:
     return datetime(y, mo, d, h, m, s, tzinfo=UTC).timestamp()
 
 
-def open_store(path: Path) -> sqlite3.Connection:
-    conn = sqlite3.connect(path)
-    conn.execute("PRAGMA journal_mode=WAL")
-    ensure_schema(conn)
-    return conn
-
-
 @pytest.fixture
 def db_path(tmp_path: Path) -> Path:
     return tmp_path / "sentinel.db"
 
 
 @pytest.fixture
-def conn(db_path: Path) -> Iterator[sqlite3.Connection]:
-    c = open_store(db_path)
-    yield c
-    c.close()
+def store(db_path: Path) -> Iterator[Store]:
+    s = Store(db_path)
+    yield s
+    s.close()
 
 
 class RecordingSink:
