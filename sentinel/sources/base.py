@@ -192,3 +192,88 @@ def bucket_starts(start: float, end: float, resolution: int) -> Iterable[int]:
     while b + resolution <= end:
         yield b
         b += resolution
+
+
+def le_matches(le: str, threshold: float) -> bool:
+    """Whether a bucket's ``le`` label is ``threshold``, compared as numbers (C11)."""
+    try:
+        return float(le) == threshold
+    except ValueError:
+        return False
+
+
+@dataclass
+class GroupSums:
+    """Increases of one SLO instance in one bucket, summed over its series."""
+
+    total: float = 0.0
+    other: float = 0.0  # bad, or good for good-based and latency SLIs
+    total_series: int = 0
+    other_series: int = 0
+    quality: Quality = Quality.NONE
+    unknown: str | None = None
+
+
+def to_increment(
+    slo: str,
+    instance: str,
+    group_labels: Labels,
+    start: float,
+    end: float,
+    sums: GroupSums,
+    *,
+    other_is_good: bool,
+) -> Increment:
+    """Bad and total of one bucket from summed series, with the C01/C12 rules.
+
+    - No bad series at all next to a total: no errors (C01). Bad events without any
+      total series: a data fault, unknown (C12).
+    - For good-based SLIs, no good series at all while there is traffic is a data
+      fault too, not "everything failed". Good above total is clamped to bad 0 and
+      marked (C12): never negative bad events, never an SLI above 1.
+    """
+
+    def unknown(reason: str, quality: Quality = Quality.NONE) -> Increment:
+        return Increment(
+            slo,
+            instance,
+            group_labels,
+            start,
+            end,
+            known=False,
+            reason=reason,
+            quality=sums.quality | quality,
+        )
+
+    if sums.unknown:
+        return unknown(sums.unknown)
+    if not sums.total_series:
+        if sums.other_series and (sums.other > 0 or not other_is_good):
+            kind = "good" if other_is_good else "bad"
+            return unknown(
+                f"{kind} events without a total series", Quality.BAD_WITHOUT_TOTAL
+            )
+        return unknown("no total series")
+    quality = sums.quality
+    if other_is_good:
+        if not sums.other_series and sums.total > 0:
+            return unknown("no good series next to the total")
+        bad = sums.total - sums.other
+        if bad < 0:
+            bad = 0.0
+            quality |= Quality.CLAMPED
+    else:
+        bad = sums.other
+        if bad > sums.total:
+            bad = sums.total
+            quality |= Quality.CLAMPED
+    return Increment(
+        slo,
+        instance,
+        group_labels,
+        start,
+        end,
+        bad=bad,
+        total=sums.total,
+        quality=quality,
+    )
