@@ -22,7 +22,7 @@ import enum
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 _DURATION_RE = re.compile(r"(\d+)(ms|s|m|h|d|w)")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
@@ -163,7 +163,8 @@ class SLO:
 
     @property
     def budget(self) -> float:
-        return 1.0 - self.objective
+        """``1 - objective``, rounded: 99.9% gives 0.001, not 0.0010000000000000009."""
+        return round(1.0 - self.objective, 12)
 
     @property
     def trend_window(self) -> float:
@@ -227,3 +228,40 @@ class Quality(enum.IntFlag):
     WARNINGS = 16
     #: a sample was NaN; the increments it touched are unknown.
     NAN = 32
+
+
+def slo_fact(slo: SLO, group: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """Attributes of the ``slo`` fact of one SLO instance (see rules/README.md)."""
+    return {
+        "id": instance_id(slo.name, group or {}),
+        "name": slo.name,
+        "service": slo.service,
+        "objective": slo.objective,
+        "budget": slo.budget,
+        "period": slo.period,
+        "period_window": format_duration(slo.period),
+        "trend_window": format_duration(slo.trend_window),
+        "min_events": slo.min_events,
+    }
+
+
+def tier_facts(
+    slo: SLO, group: Mapping[str, str] | None = None
+) -> list[dict[str, Any]]:
+    """Attributes of the ``tier`` facts of one SLO instance, one per tier."""
+    slo_id = instance_id(slo.name, group or {})
+    return [
+        {
+            "slo": slo_id,
+            "name": t.name,
+            "long": format_duration(t.long),
+            "short": format_duration(t.short),
+            "long_s": t.long,
+            "short_s": t.short,
+            "factor": t.factor(slo.period),
+            "fraction": t.fraction,
+            "severity": t.severity,
+            "min_events": slo.tier_min_events(t),
+        }
+        for t in slo.tiers
+    ]
