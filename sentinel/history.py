@@ -475,6 +475,20 @@ class History:
         k = bisect.bisect_left(ck, ck[-1]) - 1
         return (series.base + k) * self.resolution
 
+    def resume_point(self, slo: str) -> int | None:
+        """End of the newest known bucket over the instances of SLO ``slo``.
+
+        A source backfills from here after a restart. Every instance of an SLO is read
+        by the same queries, so the newest one stands for all.
+        """
+        ends = [
+            last + self.resolution
+            for name in self._ids
+            if name == slo or name.startswith(slo + "{")
+            if (last := self.last_bucket(name)) is not None
+        ]
+        return max(ends, default=None)
+
     def first_bucket(self, instance: str) -> int | None:
         """Start of the oldest known bucket of ``instance``."""
         series = self._series_for(instance)

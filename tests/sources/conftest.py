@@ -25,6 +25,7 @@ class FakeServer:
 
     respond: Callable[[str], Answer] = field(default=lambda path: Answer())
     requests: list[str] = field(default_factory=list)
+    headers: list[dict[str, str]] = field(default_factory=list)
     httpd: ThreadingHTTPServer | None = None
 
     @property
@@ -40,8 +41,13 @@ def fake_server() -> Iterator[FakeServer]:
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
-            server.requests.append(self.path)
-            answer = server.respond(self.path)
+            path = self.path
+            length = int(self.headers.get("Content-Length") or 0)
+            if length:  # a form POST: hand it over like a query string
+                path += "?" + self.rfile.read(length).decode()
+            server.requests.append(path)
+            server.headers.append(dict(self.headers))
+            answer = server.respond(path)
             if answer.delay:
                 time.sleep(answer.delay)
             body = answer.body.encode() if isinstance(answer.body, str) else answer.body
