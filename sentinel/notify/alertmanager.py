@@ -11,6 +11,12 @@ missed the first one still hears it.
 Every replica of a cluster is its own notifier, and so its own outbox target: one
 replica being down neither blocks nor repeats delivery to the others. The replicas
 deduplicate notifications among themselves.
+
+While a replica is unreachable its queue keeps one row per alert and status: each
+re-send replaces the undelivered one, so what arrives when it is back carries a live
+lease. An alert that fired and resolved entirely while a replica was down reaches it
+as a firing push whose lease has lapsed, then the resolve: Alertmanager records it,
+and, as with Prometheus in the same outage, does not page for it.
 """
 
 from __future__ import annotations

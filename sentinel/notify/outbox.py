@@ -23,6 +23,7 @@ import json
 import logging
 import random
 import sqlite3
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Collection, Sequence
@@ -114,6 +115,7 @@ class Outbox:
         self.keep_delivered_s = keep_delivered_s
         self._jitter = jitter
         self._purged_at = float("-inf")
+        self._delivering = threading.Lock()
         self._metrics = metrics
         self.stats = OutboxStats()
         self._warn_orphans()
@@ -193,15 +195,21 @@ class Outbox:
         """Send every target's due rows, in order; returns how many were delivered.
 
         Sending happens outside any transaction. A target whose oldest row is not due
-        yet is skipped; one that fails is backed off and the pass moves on.
+        yet is skipped; one that fails is backed off and the pass moves on. A pass
+        started while another runs (from another thread) returns 0 at once.
         """
-        delivered = 0
-        for notifier in self.notifiers:
-            delivered += self._deliver_target(notifier, now, max_batches)
-        if now - self._purged_at >= 600:
-            self.purge(now)
-            self._purged_at = now
-        return delivered
+        if not self._delivering.acquire(blocking=False):
+            return 0
+        try:
+            delivered = 0
+            for notifier in self.notifiers:
+                delivered += self._deliver_target(notifier, now, max_batches)
+            if now - self._purged_at >= 600:
+                self.purge(now)
+                self._purged_at = now
+            return delivered
+        finally:
+            self._delivering.release()
 
     def _deliver_target(self, notifier: Notifier, now: float, max_batches: int) -> int:
         delivered = 0

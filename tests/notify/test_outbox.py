@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from pathlib import Path
 
 import pytest
 
@@ -264,3 +265,51 @@ def test_rows_of_a_removed_target_are_kept_and_reported(
 def test_duplicate_target_names_are_refused(store: Store) -> None:
     with pytest.raises(ValueError, match="unique"):
         Outbox(store, [FakeNotifier("x"), FakeNotifier("x")])
+
+
+class TestC18RestartThroughTheOutbox:
+    """C18 with notifiers: firing since 10:00, restart at 10:31, nothing repeated."""
+
+    def first_run(self, store: Store) -> None:
+        hook, am = FakeNotifier("hook"), ResendingNotifier("am")
+        outbox = Outbox(store, [hook, am])
+        book = AlertBook(store, outbox)
+        for i in range(33):  # 09:58 .. 10:30
+            page = candidate()
+            book.update(T0 - 2 * MIN + i * MIN, [page])
+            outbox.deliver_due(T0 - 2 * MIN + i * MIN)
+        assert hook.received == [(page.fingerprint, "firing")]
+
+    def restart(self, db: Path) -> tuple[Store, FakeNotifier, ResendingNotifier]:
+        store = Store(db)
+        hook, am = FakeNotifier("hook"), ResendingNotifier("am")
+        return store, hook, am
+
+    def test_still_true_sends_no_new_firing(self, tmp_path: Path) -> None:
+        db = tmp_path / "s.db"
+        with Store(db) as store:
+            self.first_run(store)
+        store, hook, am = self.restart(db)
+        outbox = Outbox(store, [hook, am])
+        book = AlertBook(store, outbox)
+        now = T0 + 31 * MIN
+        book.update(now, [candidate()])
+        outbox.deliver_due(now)
+        assert hook.received == []
+        # Alertmanager gets its usual re-send of the same alert
+        assert am.received == [(candidate().fingerprint, "firing")]
+        store.close()
+
+    def test_cleared_while_down_resolves_once(self, tmp_path: Path) -> None:
+        db = tmp_path / "s.db"
+        with Store(db) as store:
+            self.first_run(store)
+        store, hook, am = self.restart(db)
+        outbox = Outbox(store, [hook, am])
+        book = AlertBook(store, outbox)
+        for i in range(5):
+            now = T0 + (31 + i) * MIN
+            book.update(now, [])
+            outbox.deliver_due(now)
+        assert hook.received == [(candidate().fingerprint, "resolved")]
+        store.close()
