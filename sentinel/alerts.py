@@ -318,7 +318,7 @@ def _advance(
         if new.state != old.state:
             transitions.append(Transition(new, old.state, new.state, now))
 
-    # candidates that hold: start or continue their alert
+    # live candidates: start an alert, or carry it on
     for fp, cand in sorted(candidates.items()):
         old = alerts.get(fp)
         if cand.held:
