@@ -179,11 +179,13 @@ class _Parser:
             raise self.fail(f"expected one of {', '.join(_OPS)} after {label!r}")
         self.pos += len(op)
         self.skip()
+        at = self.pos
         value = self.string()
         if op in ("=~", "!~"):
             try:
                 re.compile(value)
             except re.error as exc:
+                self.pos = at
                 raise self.fail(f"bad regular expression {value!r}: {exc}") from exc
         return Matcher(label, op, value)
 
