@@ -29,6 +29,7 @@ class LogNotifier(TransitionNotifier):
             "fingerprint": alert.fingerprint,
             "labels": dict(alert.labels),
             "summary": alert.annotations.get("summary", ""),
+            "description": alert.annotations.get("description", ""),
             "runbook_url": alert.runbook_url,
         }
 
@@ -40,11 +41,12 @@ class LogNotifier(TransitionNotifier):
             )
             self._log.log(
                 logging.WARNING if firing else logging.INFO,
-                "alert %s %s {%s}: %s%s",
+                "alert %s %s {%s}: %s%s%s",
                 p["name"],
                 p["status"],
                 labels,
                 p["summary"],
+                f" [{p['description']}]" if firing and p.get("description") else "",
                 f" (runbook {p['runbook_url']})" if p.get("runbook_url") else "",
                 extra={"alert": p["name"], "fingerprint": p["fingerprint"]},
             )

@@ -149,6 +149,7 @@ def test_log_notifier_levels(caplog: pytest.LogCaptureFixture) -> None:
     assert fire.getMessage() == (
         "alert SLOBurnRateHigh firing {service=shop,severity=page,slo=checkout,"
         "tier=page-1h}: checkout is burning its error budget "
+        "[burn rate 1h 20.5 and 5m 31.2 over 14.4] "
         "(runbook https://runbooks.example/slo-burn-rate)"
     )
     assert resolve.levelno == logging.INFO
