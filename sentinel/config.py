@@ -126,6 +126,8 @@ class GlobalConfig:
     default_rules: bool = True
     external_url: str | None = None
     retention: float | None = None  # history kept; None lets the store derive it
+    # Width of a history bucket in seconds; at most the interval (see _read_global).
+    resolution: int = int(DEFAULT_INTERVAL)
 
 
 @dataclass(frozen=True)
@@ -506,6 +508,7 @@ _GLOBAL_KEYS = (
     "default_rules",
     "external_url",
     "retention",
+    "resolution",
 )
 
 
@@ -520,6 +523,23 @@ def _read_global(r: _Reader, node: Node) -> GlobalConfig | None:
     if "listen" in v and listen != g.listen and not _valid_listen(listen):
         r.fail(
             v["listen"], "global.listen", "must be host:port with port 0-65535", listen
+        )
+    # Each tick writes the buckets since the last one; a bucket wider than the
+    # interval would be written twice and the second write would replace the first.
+    resolution = _pick(v, "resolution", r.duration, path, min(interval, 60.0))
+    if resolution != int(resolution) or resolution < 1:
+        r.fail(
+            v.get("resolution", node),
+            "global.resolution",
+            "must be a whole number of seconds, at least 1s",
+            format_duration(resolution),
+        )
+    elif resolution > interval:
+        r.fail(
+            v.get("resolution", node),
+            "global.resolution",
+            f"must not exceed global.interval ({format_duration(interval)})",
+            format_duration(resolution),
         )
     rules: list[str] = []
     if "rules" in v:
@@ -545,6 +565,7 @@ def _read_global(r: _Reader, node: Node) -> GlobalConfig | None:
         default_rules=_pick(v, "default_rules", r.boolean, path, True),
         external_url=_pick(v, "external_url", r.url, path),
         retention=_pick(v, "retention", r.duration, path),
+        resolution=int(resolution),
     )
 
 
