@@ -1288,6 +1288,7 @@ def _merge(
     global_ = global_ or GlobalConfig()
 
     sources = _unique(parts, "sources", lambda p: p.sources)
+    global_ = _fit_resolution(global_, sources, parts)
     notifiers = _unique(parts, "notifiers", lambda p: p.notifiers)
     default = _default_source(sources)
     declared = set().union(*(p.reader.declared for p in parts))
@@ -1321,6 +1322,41 @@ def _merge(
 
 
 _Item = tuple[Any, Node, _Reader]
+
+
+def _fit_resolution(
+    g: GlobalConfig, sources: list[_Item], parts: list[_FileParts]
+) -> GlobalConfig:
+    """A history bucket no wider than any scraper's interval.
+
+    Every scrape writes the bucket it ends in, and a bucket written twice keeps the
+    second write only: a bucket wider than the scrape interval would lose counts.
+    The default resolution shrinks to fit; a resolution set explicitly is an error.
+    """
+    explicit = next(
+        (
+            p.global_[1]
+            for p in parts
+            if p.global_ is not None
+            and isinstance(p.global_[1], MappingNode)
+            and any(k.value == "resolution" for k, _ in p.global_[1].value)
+        ),
+        None,
+    )
+    for src, node, reader in sources:
+        if not isinstance(src, ScrapeSourceConfig) or src.interval >= g.resolution:
+            continue
+        if explicit is None and src.interval == int(src.interval):
+            g = replace(g, resolution=int(src.interval))
+            continue
+        reader.fail(
+            node,
+            f"sources.{src.name}.interval",
+            f"must be at least global.resolution ({format_duration(g.resolution)})"
+            " and a whole number of seconds",
+            format_duration(src.interval),
+        )
+    return g
 
 
 def _unique(

@@ -108,8 +108,10 @@ class DemoService:
         return self
 
     def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        """Stop serving; a second call does nothing."""
+        if self._thread.is_alive():
+            self._server.shutdown()
+            self._server.server_close()
 
 
 class Traffic:

@@ -45,3 +45,27 @@ def test_bad_resolution_names_the_field(
         for e in info.value.errors
     ]
     assert got == [message]
+
+
+SCRAPER = """\
+sources:
+  - name: local
+    type: scrape
+    interval: 15s
+    targets: [{url: "http://127.0.0.1:8080/metrics"}]
+"""
+
+
+def test_default_shrinks_to_the_scrape_interval(tmp_path: Path) -> None:
+    config = load(tmp_path, f"  interval: 1m\n{SCRAPER}")
+    assert config.global_.resolution == 15
+
+
+def test_explicit_resolution_wider_than_a_scrape_is_an_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigErrors) as info:
+        load(tmp_path, f"  interval: 1m\n  resolution: 30s\n{SCRAPER}")
+    (error,) = info.value.errors
+    assert str(error).endswith(
+        "sources.local.interval: must be at least global.resolution (30s) and a "
+        "whole number of seconds, got '15s'"
+    )
