@@ -31,6 +31,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from operator import itemgetter
+from types import FunctionType
 from typing import Any
 
 from .agenda import FIRED, PENDING, Activation, Agenda
@@ -323,6 +324,11 @@ class Engine:
         return wme is not None and bool(wme.supports)
 
     # -- agenda ----------------------------------------------------------------
+
+    def matches(self, rule: str | None = None) -> list[Activation]:
+        """Every current match (fired or pending), of ``rule`` if given."""
+        found = self._activations.values()
+        return [a for a in found if rule is None or a.rule.name == rule]
 
     @property
     def agenda(self) -> list[Activation]:
@@ -637,6 +643,17 @@ class _Compiler:
 
 
 def _compile_test(
+    test: Test, slots: Mapping[str, int]
+) -> Callable[[tuple[Any, ...]], Any]:
+    check = _test_function(test, slots)
+    if not isinstance(check, FunctionType):
+        inner = check
+        check = lambda vals: inner(vals)  # noqa: E731  (so it can carry a label)
+    setattr(check, "label", repr(test))  # noqa: B010
+    return check
+
+
+def _test_function(
     test: Test, slots: Mapping[str, int]
 ) -> Callable[[tuple[Any, ...]], Any]:
     if test.source is not None:

@@ -84,6 +84,7 @@ class Test:
     (``Test("$r > 0.1")``)."""
 
     __slots__ = ("function", "source", "variables")
+    __test__ = False  # not a pytest test class
 
     def __init__(self, test: Callable[..., Any] | str | Expression) -> None:
         if isinstance(test, str | Expression):
