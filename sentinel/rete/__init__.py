@@ -17,6 +17,7 @@ to pass to :class:`Engine`.
 """
 
 from .agenda import Activation
+from .dsl import MetricSpec, RuleSet, load_rules, load_rules_text
 from .errors import (
     PatternError,
     ReteError,
@@ -45,12 +46,14 @@ __all__ = [
     "Expression",
     "Fact",
     "FrozenMap",
+    "MetricSpec",
     "Not",
     "Pattern",
     "PatternError",
     "ReteError",
     "Rule",
     "RuleError",
+    "RuleSet",
     "RuleSyntaxError",
     "RunLimitError",
     "Support",
@@ -61,6 +64,8 @@ __all__ = [
     "V",
     "VersionError",
     "alert_fact",
+    "load_rules",
+    "load_rules_text",
     "parse",
     "rule",
 ]

@@ -114,7 +114,7 @@ class Expression:
         for name in self.variables:
             if name not in slots:
                 raise UnboundVariableError(
-                    f"unbound variable ${name} in {self.source!r}", text=self.source
+                    f'unbound variable ${name} in "{self.source}"', text=self.source
                 )
         return _compile(self.tree, slots)
 
@@ -143,7 +143,7 @@ def _tokenize(source: str) -> list[tuple[str, str, int]]:
         if match is None:
             raise RuleSyntaxError(
                 f"unexpected character {source[pos]!r} at column {pos + 1} "
-                f"in {source!r}",
+                f'in "{source}"',
                 text=source,
             )
         kind = match.lastgroup or ""
@@ -160,7 +160,7 @@ class _Parser:
         self.pos = 0
 
     def fail(self, message: str) -> None:
-        raise RuleSyntaxError(f"{message} in {self.source!r}", text=self.source)
+        raise RuleSyntaxError(f'{message} in "{self.source}"', text=self.source)
 
     def peek(self) -> tuple[str, str, int] | None:
         return self.tokens[self.pos] if self.pos < len(self.tokens) else None
@@ -267,7 +267,7 @@ class _Parser:
             if self.at("("):
                 known = ", ".join(sorted(FUNCTIONS))
                 raise UnknownFunctionError(
-                    f"unknown function {name}() in {self.source!r} (known: {known})",
+                    f'unknown function {name}() in "{self.source}" (known: {known})',
                     text=self.source,
                 )
             self.fail(f"unknown name {name!r} (variables start with '$')")

@@ -122,7 +122,7 @@ def test_unbound_variable_in_a_test_fails_at_add_rule() -> None:
     bad, _ = recorder("bad", Pattern("x", v=V("a")), Test("$b > 1"))
     with pytest.raises(UnboundVariableError) as error:
         Engine([bad])
-    assert str(error.value) == "rule 'bad': unbound variable $b in '$b > 1'"
+    assert str(error.value) == "rule 'bad': unbound variable $b in \"$b > 1\""
 
 
 # -- not and exists -----------------------------------------------------------
