@@ -29,8 +29,7 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from sentinel import config as cfg
 from sentinel.errors import ConfigError
-
-RULES_VERSION = "sentinel/rules/v1"
+from sentinel.model import HOST_FACT_TYPES
 
 
 @dataclass
@@ -79,10 +78,11 @@ def check(path: str | Path, extra_rules: Sequence[str | Path] = ()) -> CheckRepo
     rule_files.extend(Path(p) for p in extra_rules)
 
     # rule files
+    rule_files = list(dict.fromkeys(rule_files))
+    report.rule_files = len(rule_files)
+    report.errors.extend(check_rule_files(rule_files))
     links: list[RunbookLink] = []
-    for rule_file in dict.fromkeys(rule_files):
-        report.rule_files += 1
-        report.errors.extend(check_rule_file(rule_file))
+    for rule_file in rule_files:
         links.extend(alert_runbooks(rule_file))
     if config is not None:
         links.extend(_slo_runbooks(config))
@@ -93,18 +93,27 @@ def check(path: str | Path, extra_rules: Sequence[str | Path] = ()) -> CheckRepo
     return report
 
 
-def check_rule_file(path: Path) -> list[str]:
-    """Load one rule file with the engine's loader; its errors as lines."""
-    try:
-        with open(path, encoding="utf-8") as fh:
-            data = yaml.safe_load(fh)
-    except OSError as exc:
-        return [f"{path}: cannot read: {exc.strerror}"]
-    except yaml.YAMLError as exc:
-        return [f"{path}: invalid YAML: {exc}"]
-    if not isinstance(data, dict) or data.get("version") != RULES_VERSION:
-        return [f"{path}: version: must be {RULES_VERSION!r}"]
-    return []
+def check_rule_files(paths: Sequence[Path]) -> list[str]:
+    """Load the rule files with the engine's loader; their errors as lines.
+
+    Each file is loaded alone first, so every broken file is named; then, if all
+    load, together, which finds what spans files: duplicate rule or metric names
+    and fact types that no rule makes and the evaluator does not assert.
+    """
+    from sentinel.rete import RuleError, load_rules
+
+    errors = []
+    for path in paths:
+        try:
+            load_rules(path)
+        except RuleError as exc:
+            errors.append(str(exc))
+    if not errors and paths:
+        try:
+            load_rules(list(paths), known_types=HOST_FACT_TYPES)
+        except RuleError as exc:
+            errors.append(str(exc))
+    return errors
 
 
 def runbook_folder(base_url: str) -> Path:

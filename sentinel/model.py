@@ -230,6 +230,11 @@ class Quality(enum.IntFlag):
     NAN = 32
 
 
+# Fact types the rules may read without any rule making them: the evaluator asserts
+# slo, tier and sli; users or policies assert maintenance and silenced.
+HOST_FACT_TYPES: tuple[str, ...] = ("slo", "tier", "sli", "maintenance", "silenced")
+
+
 def slo_fact(slo: SLO, group: Mapping[str, str] | None = None) -> dict[str, Any]:
     """Attributes of the ``slo`` fact of one SLO instance (see rules/README.md)."""
     return {

@@ -136,3 +136,72 @@ def test_missing_config_file(
 
     assert code == 1
     assert err == f"error: {tmp_path / 'nope.yaml'}: no such file or folder\n"
+
+
+def test_broken_user_rule_names_file_line_and_rule(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rules = write(
+        tmp_path,
+        """\
+version: sentinel/rules/v1
+rules:
+  - name: typo
+    when:
+      - sli: {slo: $slo, total: $total}
+      - test: $totl > 0
+    then:
+      - derive: {busy: {slo: $slo}}
+""",
+        "extra.yaml",
+    )
+
+    code, _, err = run(capsys, "-c", str(GOOD), "--rules", str(rules))
+
+    assert code == 1
+    assert err == (
+        f"error: {rules}:6: rule 'typo': unbound variable $totl in test \"$totl > 0\"\n"
+    )
+
+
+def test_user_rule_on_a_fact_type_nobody_makes(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rules = write(
+        tmp_path,
+        """\
+version: sentinel/rules/v1
+rules:
+  - name: reads-nothing
+    when:
+      - slis: {slo: $slo}
+    then:
+      - derive: {busy: {slo: $slo}}
+""",
+        "extra.yaml",
+    )
+
+    code, _, err = run(capsys, "-c", str(GOOD), "--rules", str(rules))
+
+    assert code == 1
+    assert err == (
+        f"error: {rules}:5: rule 'reads-nothing': unknown fact type 'slis' "
+        "(did you mean 'sli'?)\n"
+    )
+
+
+def test_rules_from_the_config_are_checked(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "rules.d").mkdir()
+    write(tmp_path, "version: sentinel/rules/v2\nrules: []\n", "rules.d/old.yaml")
+    text = GOOD.read_text().replace(
+        "  interval: 1m\n", "  interval: 1m\n  rules: [rules.d/*.yaml]\n"
+    )
+    path = write(tmp_path, text)
+
+    code, out, err = run(capsys, "-c", str(path))
+
+    assert code == 1
+    assert err.startswith(f"error: {tmp_path / 'rules.d' / 'old.yaml'}:1: ")
+    assert "4 rule files" in out
