@@ -356,3 +356,20 @@ def test_maintenance_silences_burn_alerts_and_shows_it() -> None:
 
     assert world.firing_tiers() == ["page-1h"]
     assert world.facts("silenced") == []
+
+
+def test_maintenance_by_slo_name_covers_every_instance() -> None:
+    from sentinel.model import slo_fact
+
+    world = quiet_world(files=[*SHIPPED, MAINTENANCE])
+    eu = slo_fact(world.slo, {"region": "eu"})
+    world.engine.assert_fact("slo", eu)
+    world.engine.assert_fact(
+        "maintenance", slo="checkout", until=1_900_000_000, reason="region move"
+    )
+    world.engine.run()
+
+    assert sorted(f["slo"] for f in world.facts("silenced")) == [
+        "checkout",
+        'checkout{region="eu"}',
+    ]
