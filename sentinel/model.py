@@ -253,7 +253,13 @@ def slo_fact(slo: SLO, group: Mapping[str, str] | None = None) -> dict[str, Any]
 def tier_facts(
     slo: SLO, group: Mapping[str, str] | None = None
 ) -> list[dict[str, Any]]:
-    """Attributes of the ``tier`` facts of one SLO instance, one per tier."""
+    """Attributes of the ``tier`` facts of one SLO instance, one per tier.
+
+    None when the SLO's alerting is disabled: the shipped rules alert only on SLOs
+    that have tiers, and still derive burn rates and the budget for the metrics.
+    """
+    if slo.alerting_disabled:
+        return []
     slo_id = instance_id(slo.name, group or {})
     return [
         {

@@ -373,3 +373,14 @@ def test_maintenance_by_slo_name_covers_every_instance() -> None:
         "checkout",
         'checkout{region="eu"}',
     ]
+
+
+def test_alerting_disabled_keeps_the_numbers_and_drops_the_alerts() -> None:
+    world = quiet_world(slo(alerting_disabled=True))
+    world.set("1h", 900, 60_000)
+    world.set("5m", 100, 5_000)
+    world.set("30d", 50_000, 43_200_000)
+
+    assert world.one("burn", window="1h")["rate"] == pytest.approx(15)
+    assert world.one("budget")["remaining"] == pytest.approx(1 - 50_000 / 43_200)
+    assert world.alerts() == []
