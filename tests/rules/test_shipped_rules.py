@@ -81,6 +81,19 @@ def test_C02_every_window_guards_on_its_own_total() -> None:
     assert world.alerts("SLOBurnRateHigh") == []
 
 
+def test_C11_latency_sli_at_the_1s_bound() -> None:
+    # le=1.0 holds 998 of 1000 requests: 2 slower than the threshold
+    from sentinel.model import LatencySLI
+
+    sli = LatencySLI("http_request_duration_seconds", 1.0, (0.1, 0.25, 0.5, 1.0))
+    world = quiet_world(SLO("api", "api", 0.99, sli))
+    world.set("1h", 2, 1000)
+
+    burn = world.one("burn", window="1h")
+    assert burn["ratio"] == pytest.approx(0.002)  # SLI 99.8%
+    assert burn["rate"] == pytest.approx(0.2)
+
+
 # -- the page and what it says ---------------------------------------------------------
 
 
