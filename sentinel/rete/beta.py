@@ -86,14 +86,28 @@ class MemoryNode:
             siblings[token] = None
         if wme is not None:
             wme.tokens[token] = None
-        if self.indexes:
-            token.keys = keys = tuple(_key(getter, vals) for getter, _ in self.indexes)
-            for (_, table), key in zip(self.indexes, keys, strict=True):
+        indexes = self.indexes
+        if indexes:
+            if len(indexes) == 1:
+                getter, table = indexes[0]
+                try:
+                    key = getter(vals)
+                except EVAL_ERRORS:
+                    key = FAILED_KEY
+                token.keys = (key,)
                 bucket = table.get(key)
                 if bucket is None:
                     table[key] = {token: None}
                 else:
                     bucket[token] = None
+            else:
+                token.keys = keys = tuple(_key(getter, vals) for getter, _ in indexes)
+                for (_, table), key in zip(indexes, keys, strict=True):
+                    bucket = table.get(key)
+                    if bucket is None:
+                        table[key] = {token: None}
+                    else:
+                        bucket[token] = None
         for child in self.children:
             child.activate(token)
         return token
@@ -210,8 +224,15 @@ class JoinNode(MemoryNode):
     def join(self, token: Token, wme: WME) -> None:
         extend = self.extend
         vals = token.vals + extend(wme) if extend is not None else token.vals
-        if self.checks and not run_checks(self.checks, vals):
-            return
+        checks = self.checks
+        if checks:
+            try:
+                for check in checks:
+                    if not check(vals):
+                        return
+            except EVAL_ERRORS:
+                run_checks(checks, vals)  # logs which test failed
+                return
         self.emit(token, wme, vals)
 
 
@@ -412,7 +433,8 @@ class TerminalNode:
         self.entry = entry
 
     def activate(self, token: Token) -> None:
-        self.engine._activate(self.entry, token)
+        engine = self.engine
+        engine._activations[token] = engine._agenda.push(self.entry, token)
 
     def deactivate(self, token: Token) -> None:
         self.engine._deactivate(token)

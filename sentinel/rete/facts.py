@@ -102,7 +102,15 @@ class Fact:
 
     def replace(self, **changes: Any) -> Fact:
         """A copy of this fact with ``changes`` applied."""
-        return Fact(self.type, self._attrs, **changes)
+        attrs = self._attrs.copy()
+        for key, value in changes.items():
+            attrs[key] = freeze(value) if isinstance(value, dict | list) else value
+        fact = object.__new__(Fact)
+        setter = object.__setattr__
+        setter(fact, "type", self.type)
+        setter(fact, "_attrs", attrs)
+        setter(fact, "_hash", hash((self.type, frozenset(attrs.items()))))
+        return fact
 
     def __hash__(self) -> int:
         return self._hash

@@ -221,6 +221,7 @@ class Engine:
         self._rules: dict[str, RuleEntry] = {}
         self._timetag = 0
         self._running = False
+        self._run_fires: Counter[str] | None = None
         self.stats = EngineStats()
         self.add_rules(rules)
 
@@ -344,30 +345,35 @@ class Engine:
         if self._running:
             raise ReteError("run() called from inside a rule action")
         self._running = True
-        fired: Counter[str] = Counter()
         count = 0
+        pop = self._agenda.pop
+        fire = self._fire
         try:
-            agenda = self._agenda
-            while True:
-                activation = agenda.pop()
-                if activation is None:
-                    return count
+            while (activation := pop()) is not None:
                 if limit is not None and count >= limit:
-                    pending = agenda.pending_by_rule()
-                    pending[activation.rule.name] += 1
-                    activation.state = PENDING
-                    agenda._live += 1
-                    raise RunLimitError(limit, fired, pending)
-                self._fire(activation)
-                fired[activation.rule.name] += 1
+                    self._stop(activation, limit)
+                fire(activation)
                 count += 1
+            return count
         finally:
             self._running = False
+            self._run_fires = None
+
+    def _stop(self, activation: Activation, limit: int) -> None:
+        pending = self._agenda.pending_by_rule()
+        pending[activation.rule.name] += 1
+        activation.state = PENDING
+        self._agenda._live += 1
+        raise RunLimitError(limit, self._run_fires or {}, pending)
 
     def _fire(self, activation: Activation) -> None:
         activation.state = FIRED
         entry = activation.rule
         self.stats.fires[entry.name] += 1
+        run_fires = self._run_fires
+        if run_fires is None:
+            self._run_fires = run_fires = Counter()
+        run_fires[entry.name] += 1
         if trace_fire.isEnabledFor(DEBUG):
             trace_fire.debug("fire %s %r", entry.name, activation.token.facts())
         entry.invoke(Context(self, activation))

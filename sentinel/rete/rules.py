@@ -181,9 +181,14 @@ def rule(
 
 
 def _parameters(function: Callable[..., Any]) -> list[str]:
+    """The variables a test function reads: its parameters without defaults."""
     kinds = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
     signature = inspect.signature(function)
-    return [p.name for p in signature.parameters.values() if p.kind in kinds]
+    return [
+        p.name
+        for p in signature.parameters.values()
+        if p.kind in kinds and p.default is inspect.Parameter.empty
+    ]
 
 
 def action_parameters(action: Action) -> tuple[list[str], bool]:
