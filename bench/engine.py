@@ -18,6 +18,7 @@ count.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import random
 import resource
@@ -77,9 +78,11 @@ class Workload:
                 if window not in (long, short):
                     continue
                 limit = factor * BUDGET
-                if ratios[(service, long)] > limit and ratios[(service, short)] > limit:
-                    if not (index == 0 and service in self.maintenance):
-                        limit_hits += 1
+                both = (
+                    ratios[(service, long)] > limit and ratios[(service, short)] > limit
+                )
+                if both and not (index == 0 and service in self.maintenance):
+                    limit_hits += 1
             total += limit_hits
         return total
 
@@ -101,9 +104,9 @@ def sentinel(work: Workload) -> Runner:
     for index, (long, short, factor) in enumerate(TIERS):
         limit = factor * BUDGET
         conditions: list[Any] = [
-            Pattern("sli", service=V("s"), window=long, error_ratio=V("l")),
-            Pattern("sli", service=V("s"), window=short, error_ratio=V("r")),
-            Test(lambda l, r, limit=limit: l > limit and r > limit),
+            Pattern("sli", service=V("s"), window=long, error_ratio=V("lr")),
+            Pattern("sli", service=V("s"), window=short, error_ratio=V("sr")),
+            Test(lambda lr, sr, limit=limit: lr > limit and sr > limit),
         ]
         if index == 0:
             conditions.append(Not(Pattern("maintenance", service=V("s"))))
@@ -166,8 +169,8 @@ def clips(work: Workload) -> Runner:
 
 
 def above(limit: float) -> Callable[[float, float], bool]:
-    def test(l: float, r: float) -> bool:  # noqa: E741
-        return l > limit and r > limit
+    def test(lr: float, sr: float) -> bool:
+        return lr > limit and sr > limit
 
     return test
 
@@ -180,8 +183,8 @@ def py_rete(work: Workload) -> Runner:
     for index, (long, short, factor) in enumerate(TIERS):
         limit = factor * BUDGET
         pattern = (
-            Fact(type="sli", service=V("s"), window=long, error_ratio=V("l"))
-            & Fact(type="sli", service=V("s"), window=short, error_ratio=V("r"))
+            Fact(type="sli", service=V("s"), window=long, error_ratio=V("lr"))
+            & Fact(type="sli", service=V("s"), window=short, error_ratio=V("sr"))
             & Filter(above(limit))
         )
         if index == 0:
@@ -239,14 +242,14 @@ def experta(work: Workload) -> Runner:
     def make(index: int, long: str, short: str, factor: float) -> Any:
         limit = factor * BUDGET
         conditions: list[Any] = [
-            Sli(service=MATCH.s, window=long, error_ratio=MATCH.l),
-            Sli(service=MATCH.s, window=short, error_ratio=MATCH.r),
-            TEST(lambda l, r: l > limit and r > limit),
+            Sli(service=MATCH.s, window=long, error_ratio=MATCH.lr),
+            Sli(service=MATCH.s, window=short, error_ratio=MATCH.sr),
+            TEST(lambda lr, sr: lr > limit and sr > limit),
         ]
         if index == 0:
             conditions.append(NOT(Maintenance(service=MATCH.s)))
 
-        def action(self: Any, s: Any, l: Any, r: Any) -> None:
+        def action(self: Any, s: Any, lr: Any, sr: Any) -> None:
             fired[0] += 1
 
         return Rule(*conditions)(action)
@@ -278,10 +281,9 @@ def durable_rules(work: Workload) -> Runner:
     from durable.lang import assert_fact, c, m, none, retract_fact, ruleset, when_all
 
     def tell(call: Callable[[str, dict[str, Any]], Any], fact: dict[str, Any]) -> None:
-        try:
+        # raised when no rule can use the fact now (its ratio is below every limit)
+        with contextlib.suppress(MessageNotHandledException):
             call("bench", fact)
-        except MessageNotHandledException:
-            pass  # no rule can use this fact now (its ratio is below every limit)
 
     fired = [0]
 
@@ -293,8 +295,7 @@ def durable_rules(work: Workload) -> Runner:
             limit = factor * BUDGET
             left = c.l << (m.t == "sli") & (m.window == long) & (m.error_ratio > limit)
             right = (
-                c.r
-                << (m.t == "sli")
+                c.r << (m.t == "sli")
                 & (m.window == short)
                 & (m.service == c.l.service)
                 & (m.error_ratio > limit)
@@ -310,7 +311,12 @@ def durable_rules(work: Workload) -> Runner:
         for service in work.maintenance:
             tell(assert_fact, {"t": "maintenance", "service": service})
         for (service, window), value in work.ratios.items():
-            fact = {"t": "sli", "service": service, "window": window, "error_ratio": value}
+            fact = {
+                "t": "sli",
+                "service": service,
+                "window": window,
+                "error_ratio": value,
+            }
             tell(assert_fact, fact)
             facts[(service, window)] = fact
 
@@ -359,7 +365,9 @@ def measure(engine: str, size: int, updates: int, budget: float) -> dict[str, An
         "updates": len(times),
         "fired": fired(),
         "expected": work.expected(),
-        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "peak_rss_mb": round(
+            resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1
+        ),
     }
 
 
@@ -375,7 +383,8 @@ def run_one(engine: str, size: int, updates: int) -> dict[str, Any]:
     except subprocess.TimeoutExpired:
         return {"error": f"did not finish within {TIMEOUT:.0f} s"}
     if done.returncode != 0:
-        last = (done.stderr.strip().splitlines() or ["exit " + str(done.returncode)])[-1]
+        lines = done.stderr.strip().splitlines() or [f"exit {done.returncode}"]
+        last = lines[-1]
         return {"error": last[:120]}
     result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
     if result["fired"] != result["expected"]:
@@ -442,7 +451,8 @@ def main(argv: list[str] | None = None) -> int:
             row = run_one(engine, size, args.updates)
             results.setdefault(engine, {})[str(size)] = row
             print(f"{engine:>14} {size:>7,}: {row}", file=sys.stderr, flush=True)
-    print(f"{date.today().isoformat()}  python -m bench.engine {' '.join(sys.argv[1:])}")
+    command = " ".join(["python -m bench.engine", *sys.argv[1:]])
+    print(f"{date.today().isoformat()}  {command}")
     print(table(results, sizes))
     if args.json:
         with open(args.json, "w", encoding="utf-8") as out:
