@@ -17,8 +17,10 @@ the nearest known one. A load with errors raises them all at once as
 at its objective) is returned as :class:`ConfigWarning` on the :class:`Config`.
 
 Relative paths in a file (rule globs, secret and CA files, a runbook folder) are taken
-from that file's folder; ``state_dir`` is taken from the working directory, as a
-daemon's data directory usually is.
+from that file's folder (a rule glob that matches nothing there is tried in the shipped
+``rules/`` folder, so ``optional/maintenance.yaml`` names the optional pack);
+``state_dir`` is taken from the working directory, as a daemon's data directory
+usually is.
 """
 
 from __future__ import annotations
@@ -547,6 +549,9 @@ def _read_global(r: _Reader, node: Node) -> GlobalConfig | None:
             pattern = r.path(item, f"global.rules[{i}]")
             if pattern is None:
                 continue
+            shipped = str(SHIPPED_RULES_DIR / str(r.value(item)))
+            if not glob.glob(pattern) and glob.glob(shipped):
+                pattern = shipped  # e.g. optional/maintenance.yaml
             if not glob.glob(pattern):
                 r.fail(item, f"global.rules[{i}]", "matches no file", r.value(item))
             rules.append(pattern)

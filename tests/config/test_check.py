@@ -31,7 +31,7 @@ def test_example_config_is_clean(capsys: pytest.CaptureFixture[str]) -> None:
     assert code == 0
     assert err == ""
     assert out == (
-        f"{EXAMPLE}: OK (3 SLOs, 3 rule files, 4 runbooks linked; 0 warnings)\n"
+        f"{EXAMPLE}: OK (3 SLOs, 4 rule files, 4 runbooks linked; 0 warnings)\n"
     )
 
 

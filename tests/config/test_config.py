@@ -440,3 +440,24 @@ def test_inline_secret_is_refused_pointing_at_the_file_and_env_keys(
         "sentinel.yaml:12: sources[0].auth.bearer: must set exactly one of "
         "token_file, token_env",
     ]
+
+
+def test_optional_rule_pack_by_its_shipped_name(tmp_path: Path) -> None:
+    text = changed(
+        "  interval: 1m\n", "  interval: 1m\n  rules: [optional/maintenance.yaml]\n"
+    )
+    config = load_config(write(tmp_path, text))
+
+    assert config.rule_files()[-1].parts[-3:] == (
+        "rules",
+        "optional",
+        "maintenance.yaml",
+    )
+
+
+def test_rule_glob_matching_nothing(tmp_path: Path) -> None:
+    text = changed("  interval: 1m\n", "  interval: 1m\n  rules: [rules.d/*.yaml]\n")
+
+    assert errors_of(tmp_path, text) == [
+        "sentinel.yaml:4: global.rules[0]: matches no file, got 'rules.d/*.yaml'"
+    ]
