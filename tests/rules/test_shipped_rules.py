@@ -324,6 +324,13 @@ def test_C17_scrape_gap_holds_the_page_and_raises_data_missing() -> None:
     assert world.alerts("SLODataMissing") == []
 
 
+def test_fresh_start_without_history_raises_no_data_alert() -> None:
+    world = World(slo())  # every window: no samples yet
+
+    assert world.alerts() == []
+    assert len(world.facts("hold")) == 8  # 4 tiers x (long, short)
+
+
 def test_C12_missing_total_is_incomplete_and_never_pages() -> None:
     world = quiet_world()
     world.set("1h", 900, 60_000)
