@@ -1,0 +1,307 @@
+"""One evaluation: windows from the history become facts, rules run, alerts come out.
+
+This is the one place where SLO data becomes facts (the contract is in
+``rules/README.md``). Each tick, at a pinned time ``now``:
+
+1. *windows*: every window of every SLO instance, by prefix sums over the history;
+2. *facts*: ``slo`` and ``tier`` facts are asserted once per instance; ``sli`` facts
+   are modified in place, and only when their numbers changed, so the network
+   re-derives what depends on them and nothing else;
+3. *rules*: the engine runs its agenda to quiescence;
+4. *alerts*: ``alert`` facts become :class:`~sentinel.alerts.AlertCandidate` objects
+   with their runbook link, timing and explanation; ``hold`` facts name the alerts
+   whose data is missing, which the lifecycle keeps as they are.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sentinel.alerts import AlertCandidate
+from sentinel.history import History, WindowCounts
+from sentinel.metrics import ExportedMetric, Sample
+from sentinel.model import SLO, Quality, format_duration, slo_fact, tier_facts
+from sentinel.rete import Engine, Fact
+
+log = logging.getLogger(__name__)
+
+_GROUP_RE = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"')
+
+
+@dataclass(frozen=True)
+class MetricSpec:
+    """A gauge a rule pack exports: one sample per fact of ``fact``."""
+
+    name: str
+    help: str
+    fact: str
+    value: str
+    #: (metric label, fact attribute) pairs; ``slo=id`` in a rule file renames.
+    labels: tuple[tuple[str, str], ...]
+
+    @property
+    def label_names(self) -> tuple[str, ...]:
+        return tuple(label for label, _ in self.labels)
+
+
+@dataclass
+class Instance:
+    """One SLO instance: an SLO and the values of its ``group_by`` labels."""
+
+    id: str
+    slo: SLO
+    group: dict[str, str]
+    static: list[Fact] = field(default_factory=list)
+    sli: dict[str, Fact] = field(default_factory=dict)
+    windows: dict[str, WindowCounts] = field(default_factory=dict)
+
+
+def parse_group(instance: str, slo_name: str) -> dict[str, str]:
+    """The ``group_by`` label values encoded in an instance id."""
+    inner = instance[len(slo_name) :].strip("{}")
+    return {k: v.replace('\\"', '"') for k, v in _GROUP_RE.findall(inner)}
+
+
+def sli_attributes(slo_id: str, seconds: float, w: WindowCounts) -> dict[str, Any]:
+    """The ``sli`` fact of one window (state and quality as in rules/README.md)."""
+    quality = "ok"
+    if w.quality & Quality.BAD_WITHOUT_TOTAL:
+        quality = "missing_total"
+    elif w.quality & Quality.CLAMPED:
+        quality = "clamped"
+    if w.known_buckets == 0:
+        state = "unknown"
+    elif quality == "missing_total":
+        state = "incomplete"
+    elif w.total <= 0:
+        state = "no_data"
+    else:
+        state = "ok"
+    return {
+        "slo": slo_id,
+        "window": format_duration(seconds),
+        "seconds": seconds,
+        "bad": min(max(w.bad, 0.0), max(w.total, 0.0)),
+        "total": max(w.total, 0.0),
+        "coverage": round(w.coverage, 6),
+        "state": state,
+        "quality": quality,
+    }
+
+
+def _number(value: Any) -> str:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return str(value)
+    if math.isnan(value) or math.isinf(value):
+        return str(value)
+    if value == int(value) and abs(value) < 1e12:
+        return str(int(value))
+    return f"{value:.4g}"
+
+
+def describe(name: str, annotations: Mapping[str, Any]) -> str:
+    """A one-line account of the numbers an alert carries, for humans."""
+    parts = [
+        f"{key.replace('_', ' ')} {_number(value)}"
+        for key, value in annotations.items()
+        if key not in ("summary", "description")
+    ]
+    return f"{name}: " + ", ".join(parts) if parts else name
+
+
+class Evaluator:
+    """Keeps the network's facts in step with the history and collects alerts."""
+
+    def __init__(
+        self,
+        slos: Sequence[SLO],
+        history: History,
+        engine: Engine,
+        *,
+        metrics: Sequence[MetricSpec] = (),
+        runbook_url: Any = None,
+    ) -> None:
+        self.slos = {s.name: s for s in slos}
+        self.history = history
+        self.engine = engine
+        self.metric_specs = list(metrics)
+        self.runbook_url = runbook_url or (lambda name: name)
+        self.instances: dict[str, Instance] = {}
+        self.exported: list[ExportedMetric] = []
+        self.candidates: list[AlertCandidate] = []
+        self.held: list[AlertCandidate] = []
+        self.now: float | None = None
+
+    # -- instances -------------------------------------------------------------------
+
+    def _discover(self) -> None:
+        """Every instance the config and the history know of; facts for new ones."""
+        known = self.history.instances()
+        for slo in self.slos.values():
+            if not slo.group_by:
+                self._ensure(slo.name, slo, {})
+                continue
+            prefix = slo.name + "{"
+            for instance in known:
+                if instance.startswith(prefix):
+                    self._ensure(instance, slo, parse_group(instance, slo.name))
+
+    def _ensure(self, instance: str, slo: SLO, group: dict[str, str]) -> None:
+        if instance in self.instances:
+            return
+        inst = Instance(instance, slo, group)
+        inst.static.append(self.engine.assert_fact("slo", **slo_fact(slo, group)))
+        for tier in tier_facts(slo, group):
+            inst.static.append(self.engine.assert_fact("tier", **tier))
+        self.instances[instance] = inst
+        log.debug("evaluator: new SLO instance %s", instance)
+
+    def forget(self) -> None:
+        """Retract every fact this evaluator asserted (before a reload)."""
+        for inst in self.instances.values():
+            for f in (*inst.static, *inst.sli.values()):
+                self.engine.retract(f)
+        self.instances.clear()
+
+    # -- one tick --------------------------------------------------------------------
+
+    def update_facts(self, now: float) -> int:
+        """Bring every ``sli`` fact up to ``now``; returns how many changed."""
+        self._discover()
+        changed = 0
+        for inst in self.instances.values():
+            spans = inst.slo.windows()
+            counts = self.history.windows(inst.id, now, spans)
+            for seconds in spans:
+                attrs = sli_attributes(inst.id, seconds, counts[seconds])
+                name = attrs["window"]
+                inst.windows[name] = counts[seconds]
+                old = inst.sli.get(name)
+                if old is None:
+                    inst.sli[name] = self.engine.assert_fact("sli", **attrs)
+                    changed += 1
+                elif any(old[k] != v for k, v in attrs.items()):
+                    inst.sli[name] = self.engine.modify(old, **attrs)
+                    changed += 1
+        return changed
+
+    def evaluate(self, now: float) -> list[AlertCandidate]:
+        """Update facts, run the rules and return this tick's alert candidates."""
+        self.now = now
+        changed = self.update_facts(now)
+        fired = self.engine.run()
+        log.debug("evaluator: %d sli facts changed, %d rules fired", changed, fired)
+        self.candidates = [self._candidate(f) for f in self.engine.facts("alert")]
+        self.held = [self._held(f) for f in self.engine.facts("hold")]
+        self.exported = self._export()
+        return [*self.candidates, *self.held]
+
+    # -- alerts ----------------------------------------------------------------------
+
+    def _slo_of(self, labels: Mapping[str, Any]) -> SLO | None:
+        inst = self.instances.get(str(labels.get("slo", "")))
+        return inst.slo if inst else None
+
+    def _candidate(self, fact: Fact) -> AlertCandidate:
+        labels = {k: str(v) for k, v in dict(fact["labels"]).items()}
+        raw = dict(fact.get("annotations") or {})
+        annotations = {k: _number(v) for k, v in raw.items()}
+        annotations.setdefault("description", describe(fact["name"], raw))
+        slo = self._slo_of(labels)
+        runbook = fact.get("runbook") or (slo.runbook if slo else None)
+        if slo is not None and slo.runbook:
+            runbook = slo.runbook
+        return AlertCandidate(
+            name=str(fact["name"]),
+            labels=labels,
+            severity=str(fact.get("severity") or labels.get("severity", "")),
+            annotations=annotations,
+            runbook_url=self.runbook_url(runbook) if runbook else None,
+            for_s=slo.pending_for if slo else 0.0,
+            keep_firing_for_s=slo.keep_firing_for if slo else 0.0,
+            explanation=self.engine.explain(fact).text(),
+        )
+
+    def _held(self, fact: Fact) -> AlertCandidate:
+        labels = {k: str(v) for k, v in dict(fact["labels"]).items()}
+        return AlertCandidate(
+            name=str(fact["name"]),
+            labels=labels,
+            severity=labels.get("severity", ""),
+            held=True,
+        )
+
+    # -- views -----------------------------------------------------------------------
+
+    def _export(self) -> list[ExportedMetric]:
+        out = []
+        for spec in self.metric_specs:
+            metric = ExportedMetric(spec.name, spec.help, spec.label_names)
+            for f in self.engine.facts(spec.fact):
+                value = f.get(spec.value)
+                if isinstance(value, bool) or not isinstance(value, int | float):
+                    continue
+                labels = {label: str(f.get(attr, "")) for label, attr in spec.labels}
+                metric.samples.append(Sample(labels, float(value)))
+            out.append(metric)
+        return out
+
+    def slo_views(self) -> list[dict[str, Any]]:
+        """Each instance with its windows, burn rates and budget, for the API."""
+        burns: dict[tuple[str, str], Fact] = {
+            (f["slo"], f["window"]): f for f in self.engine.facts("burn")
+        }
+        budgets = {f["slo"]: f for f in self.engine.facts("budget")}
+        views = []
+        for inst in self.instances.values():
+            windows = {}
+            for name, f in inst.sli.items():
+                burn = burns.get((inst.id, name))
+                windows[name] = {
+                    "bad": f["bad"],
+                    "total": f["total"],
+                    "coverage": f["coverage"],
+                    "state": f["state"],
+                    "quality": f["quality"],
+                    "error_ratio": burn["ratio"] if burn else None,
+                    "burn_rate": burn["rate"] if burn else None,
+                }
+            budget = budgets.get(inst.id)
+            views.append(
+                {
+                    "id": inst.id,
+                    "name": inst.slo.name,
+                    "service": inst.slo.service,
+                    "group": inst.group,
+                    "objective": inst.slo.objective,
+                    "period": format_duration(inst.slo.period),
+                    "windows": windows,
+                    "budget": budget.as_dict() if budget else None,
+                    "evaluated_at": self.now,
+                }
+            )
+        return views
+
+
+def metric_specs(declarations: Iterable[Mapping[str, Any]]) -> list[MetricSpec]:
+    """Metric declarations of rule packs, first declaration of a name winning."""
+    seen: dict[str, MetricSpec] = {}
+    for d in declarations:
+        labels = []
+        for item in d.get("labels", ()):
+            label, _, attr = str(item).partition("=")
+            labels.append((label.strip(), (attr or label).strip()))
+        spec = MetricSpec(
+            str(d["name"]),
+            str(d.get("help", "")),
+            str(d["fact"]),
+            str(d["value"]),
+            tuple(labels),
+        )
+        seen.setdefault(spec.name, spec)
+    return list(seen.values())

@@ -1,0 +1,203 @@
+"""The daemon's evaluation loop on a simulated clock against a real scraped service.
+
+The demo service is scraped over real HTTP by the embedded scrape source; the test
+drives its counters directly and advances the daemon's clock a minute per evaluation,
+so an hour of history takes a second and nothing sleeps.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.parser import text_string_to_metric_families
+
+from sentinel.daemon import Daemon
+from sentinel.demo_service import DemoService
+from tests.harness.webhook import WebhookReceiver
+
+T0 = 1_800_000_000.0  # a multiple of 60
+MINUTE = 60.0
+
+
+class Clock:
+    def __init__(self, t: float) -> None:
+        self.t = t
+
+    def __call__(self) -> float:
+        return self.t
+
+
+CONFIG = """\
+version: sentinel/v1
+global:
+  interval: 1m
+  state_dir: {state}
+  listen: 127.0.0.1:0
+sources:
+  - name: app
+    type: scrape
+    timeout: 2s
+    targets:
+      - url: {service}/metrics
+slos:
+  - name: checkout
+    service: shop
+    objective: 99.9
+    sli:
+      ratio:
+        bad: demo_http_requests_total{{code="500"}}
+        total: demo_http_requests_total
+notifiers:
+  - name: hook
+    type: webhook
+    url: {hook}
+"""
+
+
+@pytest.fixture
+def service() -> Iterator[DemoService]:
+    s = DemoService().start()
+    yield s
+    s.stop()
+
+
+@pytest.fixture
+def config(
+    tmp_path: Path, service: DemoService, webhook_receiver: WebhookReceiver
+) -> Path:
+    path = tmp_path / "sentinel.yaml"
+    path.write_text(
+        CONFIG.format(
+            state=tmp_path / "state", service=service.url, hook=webhook_receiver.url
+        )
+    )
+    return path
+
+
+def step(
+    daemon: Daemon, clock: Clock, service: DemoService, good: int, bad: int
+) -> None:
+    service.requests.labels("200").inc(good)
+    service.requests.labels("500").inc(bad)
+    clock.t += MINUTE
+    daemon.evaluate()
+
+
+def page_1h(notifications: list[dict[str, Any]], status: str) -> list[dict[str, Any]]:
+    return [
+        n
+        for n in notifications
+        if n["alert"]["labels"].get("tier") == "page-1h" and n["status"] == status
+    ]
+
+
+def test_outage_pages_once_across_a_restart_and_resolves(
+    config: Path, service: DemoService, webhook_receiver: WebhookReceiver
+) -> None:
+    clock = Clock(T0)
+    daemon = Daemon(config, clock=clock)
+    daemon.evaluate()  # the baseline scrape
+    for _ in range(30):
+        step(daemon, clock, service, good=1000, bad=0)
+    assert daemon.book.alerts() == []
+
+    # two minutes with half the requests failing: 1h burn 31, 5m burn 200
+    for _ in range(2):
+        step(daemon, clock, service, good=500, bad=500)
+    fired = page_1h(webhook_receiver.notifications, "firing")
+    assert len(fired) == 1
+    alert = fired[0]["alert"]
+    assert alert["runbook_url"].endswith("slo-burn-rate-high.md")
+    assert alert["labels"]["slo"] == "checkout"
+    assert alert["labels"]["severity"] == "page"
+    assert "long burn rate" in alert["annotations"]["description"]
+    views = {a["name"]: a for a in daemon.alerts()}
+    assert "SLOBurnRateHigh" in views
+    assert "burn-rate-high" in (views["SLOBurnRateHigh"]["explanation"] or "")
+
+    # a restart while the outage goes on: state restored, no second page
+    daemon.stop()
+    daemon = Daemon(config, clock=clock)
+    for _ in range(3):
+        step(daemon, clock, service, good=500, bad=500)
+    assert len(page_1h(webhook_receiver.notifications, "firing")) == 1
+
+    # recovery: the 5m window clears, the page resolves exactly once
+    for _ in range(8):
+        step(daemon, clock, service, good=1000, bad=0)
+    assert len(page_1h(webhook_receiver.notifications, "resolved")) == 1
+    assert len(page_1h(webhook_receiver.notifications, "firing")) == 1
+    daemon.stop()
+
+
+def test_a_receiver_outage_delays_but_loses_nothing(
+    config: Path, service: DemoService, webhook_receiver: WebhookReceiver
+) -> None:
+    clock = Clock(T0)
+    daemon = Daemon(config, clock=clock)
+    daemon.evaluate()
+    for _ in range(10):
+        step(daemon, clock, service, good=1000, bad=0)
+    webhook_receiver.status = 503
+    for _ in range(2):
+        step(daemon, clock, service, good=500, bad=500)
+    assert page_1h(webhook_receiver.notifications, "firing") == []
+    assert daemon.outbox.queue_lengths()["hook"] > 0
+
+    webhook_receiver.status = 200
+    for _ in range(3):
+        step(daemon, clock, service, good=500, bad=500)
+    assert len(page_1h(webhook_receiver.notifications, "firing")) == 1
+    daemon.stop()
+
+
+def test_metrics_export_burn_rates_and_daemon_health(
+    config: Path, service: DemoService
+) -> None:
+    clock = Clock(T0)
+    registry = CollectorRegistry()
+    daemon = Daemon(config, clock=clock, registry=registry)
+    daemon.evaluate()
+    for _ in range(6):
+        step(daemon, clock, service, good=1000, bad=2)
+    text = generate_latest(registry).decode()
+    families = {f.name: f for f in text_string_to_metric_families(text)}
+    burn = {
+        s.labels["window"]: s.value
+        for s in families["sentinel_slo_burn_rate"].samples
+        if s.labels["slo"] == "checkout"
+    }
+    # 2 bad in 1002 a minute, over a 0.1% budget
+    assert burn["5m"] == pytest.approx(2 / 1002 / 0.001)
+    objective = families["sentinel_slo_objective"].samples[0]
+    assert objective.value == pytest.approx(0.999)
+    assert families["sentinel_evaluations"].samples
+    daemon.stop()
+
+
+def test_a_scrape_gap_holds_a_firing_page(
+    config: Path, service: DemoService, webhook_receiver: WebhookReceiver
+) -> None:
+    clock = Clock(T0)
+    daemon = Daemon(config, clock=clock)
+    daemon.evaluate()
+    for _ in range(10):
+        step(daemon, clock, service, good=1000, bad=0)
+    for _ in range(2):
+        step(daemon, clock, service, good=0, bad=1000)
+    assert len(page_1h(webhook_receiver.notifications, "firing")) == 1
+
+    # the service stops answering for six minutes (C17): held, never resolved
+    service.stop()
+    for _ in range(6):
+        clock.t += MINUTE
+        daemon.evaluate()
+    assert page_1h(webhook_receiver.notifications, "resolved") == []
+    page = next(a for a in daemon.book.alerts() if a.labels.get("tier") == "page-1h")
+    assert page.state.value == "firing"
+    assert page.held
+    daemon.stop()
