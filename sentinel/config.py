@@ -25,6 +25,7 @@ usually is.
 
 from __future__ import annotations
 
+import datetime
 import difflib
 import glob
 import math
@@ -58,6 +59,7 @@ _ROOT = Path(__file__).resolve().parent.parent
 SHIPPED_RULES_DIR = _ROOT / "rules"
 SHIPPED_RUNBOOKS_DIR = _ROOT / "runbooks"
 TIERS_FILE = SHIPPED_RULES_DIR / "tiers.yaml"
+MAINTENANCE_RULES = SHIPPED_RULES_DIR / "optional" / "maintenance.yaml"
 
 DEFAULT_INTERVAL = 60.0
 DEFAULT_STATE_DIR = "./sentinel-state"
@@ -232,6 +234,20 @@ NotifierConfig = (
 
 
 @dataclass(frozen=True)
+class Maintenance:
+    """Planned work on an SLO: its burn and data alerts are muted until ``until``.
+
+    ``slo`` is an SLO name (every instance) or one instance id. Muting is done by the
+    rule pack ``rules/optional/maintenance.yaml``, loaded whenever one is configured.
+    """
+
+    slo: str
+    until: float
+    reason: str = ""
+    starts: float = 0.0
+
+
+@dataclass(frozen=True)
 class Config:
     """A loaded, validated configuration."""
 
@@ -243,6 +259,7 @@ class Config:
     files: tuple[str, ...] = ()
     warnings: tuple[ConfigWarning, ...] = ()
     origins: Mapping[str, Location] = field(default_factory=dict)  # SLO name -> def
+    maintenance: tuple[Maintenance, ...] = ()
 
     def source(self, name: str | None) -> SourceConfig:
         """The source called ``name`` (every loaded SLO names one)."""
@@ -256,6 +273,8 @@ class Config:
         files = list(shipped_rule_files()) if self.global_.default_rules else []
         for pattern in self.global_.rules:
             files.extend(Path(p) for p in sorted(glob.glob(pattern)))
+        if self.maintenance:
+            files.append(MAINTENANCE_RULES)
         return tuple(dict.fromkeys(files))
 
     def runbook_url(self, name: str) -> str:
@@ -1230,6 +1249,7 @@ class _FileParts:
     notifiers: list[tuple[Any, Node]]
     slos: list[_SLOEntry]
     has_sources: bool = False
+    maintenance: list[tuple[Maintenance, Node]] = field(default_factory=list)
 
 
 def _load_file(
@@ -1245,7 +1265,10 @@ def _load_file(
         return None
     r = _Reader(file, errors, warnings)
     top = r.mapping(
-        root, "", ("version", "global", "sources", "notifiers", "slos"), ("version",)
+        root,
+        "",
+        ("version", "global", "sources", "notifiers", "slos", "maintenance"),
+        ("version",),
     )
     if top is None:
         return None
@@ -1267,7 +1290,59 @@ def _load_file(
             entry = _read_slo(r, item, f"slos[{i}]", tiers)
             if entry is not None:
                 slos.append(entry)
-    return _FileParts(r, g, sources, notifiers, slos, "sources" in top)
+    maintenance = (
+        _read_maintenance(r, top["maintenance"]) if "maintenance" in top else []
+    )
+    return _FileParts(r, g, sources, notifiers, slos, "sources" in top, maintenance)
+
+
+_MAINTENANCE_KEYS = ("slo", "until", "starts", "reason")
+
+
+def _read_maintenance(r: _Reader, node: Node) -> list[tuple[Maintenance, Node]]:
+    out = []
+    for i, item in enumerate(r.sequence(node, "maintenance") or []):
+        path = f"maintenance[{i}]"
+        v = r.mapping(item, path, _MAINTENANCE_KEYS, required=("slo", "until"))
+        if v is None:
+            continue
+        slo = _pick(v, "slo", r.string, path)
+        until = _pick(v, "until", lambda n, p: _timestamp(r, n, p), path)
+        starts = _pick(v, "starts", lambda n, p: _timestamp(r, n, p), path, 0.0)
+        reason = _pick(v, "reason", r.string, path, "")
+        if slo is None or until is None or starts is None:
+            continue
+        if until <= starts:
+            r.fail(
+                v["until"], f"{path}.until", "must be after starts", r.value(v["until"])
+            )
+            continue
+        out.append((Maintenance(slo, until, reason or "", starts), item))
+    return out
+
+
+def _timestamp(r: _Reader, node: Node, path: str) -> float | None:
+    """Unix seconds, or an ISO 8601 time with a zone (``2026-12-03T18:00:00Z``)."""
+    v = r.value(node)
+    if isinstance(v, int | float) and not isinstance(v, bool):
+        return float(v)
+    if isinstance(v, datetime.datetime):
+        v = v.isoformat()
+    if isinstance(v, str):
+        try:
+            t = datetime.datetime.fromisoformat(v.replace("Z", "+00:00"))
+        except ValueError:
+            t = None
+        if t is not None and t.tzinfo is not None:
+            return t.timestamp()
+    r.fail(
+        node,
+        path,
+        "must be Unix seconds or an ISO 8601 time with a zone, "
+        "e.g. 2026-12-03T18:00:00Z",
+        v,
+    )
+    return None
 
 
 def _merge(
@@ -1314,8 +1389,18 @@ def _merge(
     if entries and not any(p.has_sources for p in parts):
         e = entries[0]
         e.reader.fail(e.node, "sources", "at least one source is required to read SLOs")
+    maintenance = []
+    names = {slo.name for slo in slos}
+    for p in parts:
+        for i, (m, node) in enumerate(p.maintenance):
+            if m.slo.split("{", 1)[0] in names:
+                maintenance.append(m)
+            else:
+                rule = "names no SLO" + _suggest(m.slo, sorted(names), "SLOs")
+                p.reader.fail(node, f"maintenance[{i}].slo", rule, m.slo)
     return Config(
         global_=global_,
+        maintenance=tuple(maintenance),
         sources=tuple(s for s, _, _ in sources),
         notifiers=tuple(n for n, _, _ in notifiers),
         slos=tuple(slos),

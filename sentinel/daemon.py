@@ -309,6 +309,7 @@ class Daemon:
             runtime.engine,
             metrics=runtime.metric_specs,
             runbook_url=runtime.config.runbook_url,
+            maintenance=runtime.config.maintenance,
         )
 
     # -- lifecycle -------------------------------------------------------------------

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sentinel.alerts import AlertCandidate
+from sentinel.config import Maintenance
 from sentinel.history import History, WindowCounts
 from sentinel.metrics import ExportedMetric, Sample
 from sentinel.model import SLO, Quality, format_duration, slo_fact, tier_facts
@@ -125,6 +126,7 @@ class Evaluator:
         *,
         metrics: Sequence[MetricSpec] = (),
         runbook_url: Any = None,
+        maintenance: Sequence[Maintenance] = (),
     ) -> None:
         self.slos = {s.name: s for s in slos}
         self.history = history
@@ -132,6 +134,8 @@ class Evaluator:
         self.metric_specs = list(metrics)
         self.runbook_url = runbook_url or (lambda name: name)
         self.instances: dict[str, Instance] = {}
+        self.maintenance = list(maintenance)
+        self._maintenance: dict[tuple[str, float, str], Fact] = {}
         self.exported: list[ExportedMetric] = []
         self.candidates: list[AlertCandidate] = []
         self.held: list[AlertCandidate] = []
@@ -190,9 +194,26 @@ class Evaluator:
                     changed += 1
         return changed
 
+    def update_maintenance(self, now: float) -> None:
+        """Assert the maintenance windows open at ``now``; retract ended ones."""
+        due = {
+            (m.slo, m.until, m.reason): m
+            for m in self.maintenance
+            if m.starts <= now < m.until
+        }
+        for key in list(self._maintenance):
+            if key not in due:
+                self.engine.retract(self._maintenance.pop(key))
+        for key, m in due.items():
+            if key not in self._maintenance:
+                self._maintenance[key] = self.engine.assert_fact(
+                    "maintenance", slo=m.slo, until=m.until, reason=m.reason
+                )
+
     def evaluate(self, now: float) -> list[AlertCandidate]:
         """Update facts, run the rules and return this tick's alert candidates."""
         self.now = now
+        self.update_maintenance(now)
         changed = self.update_facts(now)
         fired = self.engine.run()
         log.debug("evaluator: %d sli facts changed, %d rules fired", changed, fired)
