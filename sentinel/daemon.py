@@ -554,6 +554,8 @@ class Daemon:
             old.close(keep=kept)
         self.metrics.reload(True)
         log.info("configuration reloaded from %s", self.config_path)
+        # The new network starts empty: evaluate now rather than a tick later.
+        self.evaluate()
         return True, "configuration reloaded"
 
     # -- views (the HTTP interface) --------------------------------------------------
