@@ -115,6 +115,28 @@ def describe(name: str, annotations: Mapping[str, Any]) -> str:
     return f"{name}: " + ", ".join(parts) if parts else name
 
 
+class _Keep(dict[str, str]):
+    def __missing__(self, key: str) -> str:
+        return "{" + key + "}"
+
+
+def fill_templates(
+    annotations: Mapping[str, str], labels: Mapping[str, str]
+) -> dict[str, str]:
+    """Fill ``{name}`` in annotation texts from the labels and other annotations.
+
+    A name that is neither stays as written; a malformed template is left as is.
+    """
+    values = _Keep({**labels, **annotations})
+    out = {}
+    for key, text in annotations.items():
+        try:
+            out[key] = text.format_map(values) if "{" in text else text
+        except (ValueError, IndexError, AttributeError):
+            out[key] = text
+    return out
+
+
 class Evaluator:
     """Keeps the network's facts in step with the history and collects alerts."""
 
@@ -231,7 +253,7 @@ class Evaluator:
     def _candidate(self, fact: Fact) -> AlertCandidate:
         labels = {k: str(v) for k, v in dict(fact["labels"]).items()}
         raw = dict(fact.get("annotations") or {})
-        annotations = {k: _number(v) for k, v in raw.items()}
+        annotations = fill_templates({k: _number(v) for k, v in raw.items()}, labels)
         annotations.setdefault("description", describe(fact["name"], raw))
         slo = self._slo_of(labels)
         runbook = fact.get("runbook") or (slo.runbook if slo else None)

@@ -38,7 +38,11 @@ def test_outage_pages_once_across_a_restart_and_resolves(
     assert alert["runbook_url"].endswith("slo-burn-rate-high.md")
     assert alert["labels"]["slo"] == "checkout"
     assert alert["labels"]["severity"] == "page"
-    assert "long burn rate" in alert["annotations"]["description"]
+    # it pages at the first failing minute: 500 of 31000 in 1h, 500 of 5000 in 5m
+    assert alert["annotations"]["description"] == (
+        "burn rate 16.13 over 1h and 100 over 5m, both above 14.4; 500 of 31000 "
+        "events failed over 1h; budget left -15.13"
+    )
     views = {a["name"]: a for a in daemon.alerts()}
     assert "SLOBurnRateHigh" in views
     assert "burn-rate-high" in (views["SLOBurnRateHigh"]["explanation"] or "")
