@@ -30,6 +30,7 @@ import difflib
 import glob
 import math
 import re
+import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from decimal import Decimal, InvalidOperation
@@ -55,9 +56,20 @@ from sentinel.model import (
 VERSION = "sentinel/v1"
 TIERS_VERSION = "sentinel/tiers/v1"
 
-_ROOT = Path(__file__).resolve().parent.parent
-SHIPPED_RULES_DIR = _ROOT / "rules"
-SHIPPED_RUNBOOKS_DIR = _ROOT / "runbooks"
+
+def _shipped(folder: str) -> Path:
+    """A folder shipped beside the package: the source tree's, else the installed one.
+
+    An editable install or a checkout reads ``rules/`` and ``runbooks/`` from the
+    repository; a wheel installs them under ``<prefix>/share/sentinel/``.
+    """
+    here = Path(__file__).resolve().parent.parent / folder
+    installed = Path(sys.prefix) / "share" / "sentinel" / folder
+    return here if here.is_dir() or not installed.is_dir() else installed
+
+
+SHIPPED_RULES_DIR = _shipped("rules")
+SHIPPED_RUNBOOKS_DIR = _shipped("runbooks")
 TIERS_FILE = SHIPPED_RULES_DIR / "tiers.yaml"
 MAINTENANCE_RULES = SHIPPED_RULES_DIR / "optional" / "maintenance.yaml"
 
