@@ -15,6 +15,7 @@ burn factor of 5.76). Real SLOs keep the Workbook's defaults.
 from __future__ import annotations
 
 import logging
+import socket
 import sys
 import tempfile
 import threading
@@ -136,6 +137,9 @@ def _run(
     script: Script, service: DemoService, tmp: Path, port: int, stop: threading.Event
 ) -> int:
     config = tmp / "sentinel.yaml"
+    if port and not _free(port):
+        log.info("port %d is taken; Sentinel will listen on another one", port)
+        port = 0
     config.write_text(
         CONFIG.format(
             interval=script.interval,
@@ -161,6 +165,15 @@ def _run(
         return _await_resolve(daemon, script, stop)
     finally:
         daemon.stop()
+
+
+def _free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
 
 
 def _announce(phase: Phase) -> None:
