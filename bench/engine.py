@@ -175,31 +175,77 @@ def above(limit: float) -> Callable[[float, float], bool]:
     return test
 
 
-def py_rete(work: Workload) -> Runner:
-    from py_rete import Fact, Filter, Production, ReteNetwork, V
+def _patch_py_rete_removal(network: Any, token: Any) -> None:
+    """Work around py_rete 0.0.7.dev50's removal.
 
+    It deletes a token's children, and a WME's tokens, in loops over the very
+    lists each deletion shrinks, so every other one is skipped and a later removal
+    fails with ``list.remove(x): x not in list``. Deleting from the head of each
+    list until it is empty, before py_rete's own method runs, leaves those loops
+    nothing to skip; the rest of the work is still py_rete's.
+    """
+    if getattr(token, "_bench_patched", False):
+        return
+    delete_token = token.delete_token_and_descendents
+    remove_wme = network.remove_wme
+
+    def delete(self: Any) -> None:
+        while self.children:
+            delete(self.children[0])
+        delete_token(self)
+
+    def remove(self: Any, wme: Any) -> None:
+        while wme.tokens:
+            delete(wme.tokens[0])
+        remove_wme(self, wme)
+
+    token.delete_token_and_descendents = delete
+    network.remove_wme = remove
+    token._bench_patched = True
+
+
+def py_rete(work: Workload) -> Runner:
+    from py_rete import AND, Cond, Fact, Filter, Production, ReteNetwork, V
+    from py_rete.common import Token
+    from py_rete.conditions import NOT
+
+    _patch_py_rete_removal(ReteNetwork, Token)
     fired = [0]
     net = ReteNetwork()
     for index, (long, short, factor) in enumerate(TIERS):
         limit = factor * BUDGET
-        pattern = (
-            Fact(type="sli", service=V("s"), window=long, error_ratio=V("lr"))
-            & Fact(type="sli", service=V("s"), window=short, error_ratio=V("sr"))
-            & Filter(above(limit))
-        )
+        # py_rete matches attribute by attribute and its joins scan whole
+        # memories, so the conditions are written out in the order that joins on
+        # a bound variable as early as possible: the `Fact(...)` shorthand puts a
+        # type test first, which makes the second pattern a cross product.
+        lf, sf, mf = V("long"), V("short"), V("m")
+        conditions = [
+            Cond(lf, "window", long), Cond(lf, "type", "sli"),
+            Cond(lf, "service", V("s")), Cond(lf, "error_ratio", V("lr")),
+            Cond(sf, "service", V("s")), Cond(sf, "window", short),
+            Cond(sf, "type", "sli"), Cond(sf, "error_ratio", V("sr")),
+            Filter(above(limit)),
+        ]  # fmt: skip
         if index == 0:
-            pattern = pattern & ~Fact(type="maintenance", service=V("s"))
+            conditions.append(
+                NOT(Cond(mf, "service", V("s")), Cond(mf, "type", "maintenance"))
+            )
 
         def action() -> None:
             fired[0] += 1
 
-        net.add_production(Production(pattern)(action))
+        net.add_production(Production(AND(*conditions))(action))
     facts: dict[tuple[str, str], Any] = {}
 
     def run() -> None:
-        # fire each new match once (the released run() re-fires old matches)
+        # fire each new match once (the released run() fires random current
+        # matches, old ones included), and only if it still holds: py_rete's
+        # `not` over several conditions lets a match through before its
+        # subnetwork has seen it, then takes it back in the same change
         while (match := net.get_new_match()) is not None:
-            match.fire()
+            token = match.token
+            if any(held is token for held in token.parent.children):
+                match.fire()
 
     def load() -> None:
         for service in work.maintenance:
