@@ -385,12 +385,17 @@ def _new_alert(fp: str, cand: AlertCandidate, now: float) -> Alert:
 
 
 def _refresh(old: Alert, cand: AlertCandidate) -> Alert:
-    """The alert with the candidate's latest content; the condition holds again."""
+    """The alert with the candidate's latest content; the condition holds again.
+
+    The explanation is the one from when the alert became active: why it started.
+    Rendering it anew each evaluation would cost more than the rest of the update,
+    and the annotations already carry the latest numbers.
+    """
     return replace(
         old,
         annotations=_annotations(cand),
         runbook_url=cand.runbook_url,
-        explanation=explanation_text(cand.explanation),
+        explanation=old.explanation or explanation_text(cand.explanation),
         for_s=cand.for_s,
         keep_firing_for_s=cand.keep_firing_for_s,
         cleared_at=None,

@@ -564,8 +564,9 @@ class Daemon:
         return self._ready
 
     def slos(self) -> list[dict[str, Any]]:
-        evaluator = self.runtime.evaluator
-        views = evaluator.slo_views() if evaluator else []
+        with self._eval_lock:
+            evaluator = self.runtime.evaluator
+            views = evaluator.slo_views() if evaluator else []
         firing = self.book.alerts()
         for view in views:
             view["alerts"] = [
@@ -577,9 +578,11 @@ class Daemon:
         return [_alert_view(a) for a in self.book.alerts()]
 
     def _exported(self) -> list[ExportedMetric]:
-        evaluator = self.runtime.evaluator
-        exported = list(evaluator.exported) if evaluator else []
-        return [*exported, self._objectives(), self._alert_states()]
+        # Facts change during an evaluation: read them between two.
+        with self._eval_lock:
+            evaluator = self.runtime.evaluator
+            exported = evaluator.exported() if evaluator else []
+            return [*exported, self._objectives(), self._alert_states()]
 
     def _objectives(self) -> ExportedMetric:
         objective = ExportedMetric(

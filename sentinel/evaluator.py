@@ -115,6 +115,19 @@ def describe(name: str, annotations: Mapping[str, Any]) -> str:
     return f"{name}: " + ", ".join(parts) if parts else name
 
 
+class _Why:
+    """An alert fact's explanation, rendered only when the alert book asks for it."""
+
+    __slots__ = ("engine", "fact")
+
+    def __init__(self, engine: Engine, fact: Fact) -> None:
+        self.engine = engine
+        self.fact = fact
+
+    def text(self) -> str:
+        return self.engine.explain(self.fact).text()
+
+
 class _Keep(dict[str, str]):
     def __missing__(self, key: str) -> str:
         return "{" + key + "}"
@@ -158,7 +171,7 @@ class Evaluator:
         self.instances: dict[str, Instance] = {}
         self.maintenance = list(maintenance)
         self._maintenance: dict[tuple[str, float, str], Fact] = {}
-        self.exported: list[ExportedMetric] = []
+        self._exported: list[ExportedMetric] | None = None
         self.candidates: list[AlertCandidate] = []
         self.held: list[AlertCandidate] = []
         self.now: float | None = None
@@ -241,7 +254,7 @@ class Evaluator:
         log.debug("evaluator: %d sli facts changed, %d rules fired", changed, fired)
         self.candidates = [self._candidate(f) for f in self.engine.facts("alert")]
         self.held = [self._held(f) for f in self.engine.facts("hold")]
-        self.exported = self._export()
+        self._exported = None  # built on the next scrape, see exported()
         return [*self.candidates, *self.held]
 
     # -- alerts ----------------------------------------------------------------------
@@ -267,7 +280,7 @@ class Evaluator:
             runbook_url=self.runbook_url(runbook) if runbook else None,
             for_s=slo.pending_for if slo else 0.0,
             keep_firing_for_s=slo.keep_firing_for if slo else 0.0,
-            explanation=self.engine.explain(fact).text(),
+            explanation=_Why(self.engine, fact),
         )
 
     def _held(self, fact: Fact) -> AlertCandidate:
@@ -281,11 +294,23 @@ class Evaluator:
 
     # -- views -----------------------------------------------------------------------
 
+    def exported(self) -> list[ExportedMetric]:
+        """The rule packs' metrics from the last evaluation, built once per tick.
+
+        The caller keeps evaluations out while this runs (the daemon's lock).
+        """
+        if self._exported is None:
+            self._exported = self._export()
+        return self._exported
+
     def _export(self) -> list[ExportedMetric]:
         out = []
+        facts: dict[str, list[Fact]] = {}
         for spec in self.metric_specs:
             metric = ExportedMetric(spec.name, spec.help, spec.label_names)
-            for f in self.engine.facts(spec.fact):
+            if spec.fact not in facts:
+                facts[spec.fact] = self.engine.facts(spec.fact)
+            for f in facts[spec.fact]:
                 value = f.get(spec.value)
                 if isinstance(value, bool) or not isinstance(value, int | float):
                     continue
