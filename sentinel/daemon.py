@@ -277,15 +277,13 @@ class Daemon:
         """A runtime for ``config``; raises on bad rule files, touching no state."""
         rules, specs = load_rule_files(config.rule_files())
         resolution = _resolution(config)
-        runtime = Runtime(
+        return Runtime(
             config,
             rules,
             specs,
             build_sources(config, resolution, self.session),
             build_notifiers(config, self.session),
         )
-        runtime.engine = Engine(rules)
-        return runtime
 
     def _open_state(self, config: cfg.Config) -> None:
         state = Path(config.global_.state_dir)
@@ -303,6 +301,11 @@ class Daemon:
         assert self.store is not None
         self.outbox = Outbox(self.store, runtime.notifiers, metrics=self.metrics)
         self.book = AlertBook(self.store, sink=self.outbox)
+        self._new_network(runtime)
+
+    def _new_network(self, runtime: Runtime) -> None:
+        """A fresh engine and evaluator for ``runtime``'s rules; history is kept."""
+        runtime.engine = Engine(runtime.rules)
         runtime.evaluator = Evaluator(
             runtime.config.slos,
             self.history,
@@ -452,6 +455,9 @@ class Daemon:
             except Exception:
                 ok = False
                 log.exception("evaluation at %.0f failed", now)
+                # Working memory may be half updated: start the next tick from a
+                # network rebuilt from the history rather than from a broken one.
+                self._new_network(self.runtime)
             self.metrics.evaluation(time.monotonic() - started, ok, now, lag)
 
     def _evaluate(self, now: float) -> None:

@@ -129,3 +129,29 @@ def test_a_scrape_gap_holds_a_firing_page(
     assert page.state.value == "firing"
     assert page.held
     daemon.stop()
+
+
+def test_a_failed_evaluation_rebuilds_the_network_and_the_next_one_works(
+    config: Path,
+    service: DemoService,
+    webhook_receiver: WebhookReceiver,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    clock = Clock(T0)
+    daemon = Daemon(config, clock=clock)
+    daemon.evaluate()
+    for _ in range(10):
+        step(daemon, clock, service, good=1000, bad=0)
+
+    # facts modified, then the run breaks half way through the tick
+    def broken(limit: int | None = None) -> int:
+        raise RuntimeError("rule action failed")
+
+    daemon.runtime.engine.run = broken  # type: ignore[method-assign]
+    step(daemon, clock, service, good=500, bad=500)
+    assert "evaluation at" in caplog.text and "failed" in caplog.text
+    assert page_1h(webhook_receiver.notifications, "firing") == []
+
+    step(daemon, clock, service, good=500, bad=500)
+    assert len(page_1h(webhook_receiver.notifications, "firing")) == 1
+    daemon.stop()
