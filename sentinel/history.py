@@ -9,12 +9,13 @@ either *known* (the read succeeded; ``0/0`` is a known bucket with no traffic) o
 that was never recorded is unknown too. Unknown buckets are missing data: they lower a
 window's *coverage* and are never counted as zero traffic.
 
-Windows. In memory each instance holds dense prefix arrays (cumulative bad, total and
+Windows. In memory each instance holds prefix arrays (cumulative bad, total and
 known-bucket counts, one entry per bucket since its first bucket), loaded from SQLite
-on first use and appended to on every write. A window's counts are the difference of
-two prefix entries, so evaluating every window of every instance costs a few array
-reads each, whatever the window's length. Buckets with a quality mark are kept in a
-small sorted index beside the arrays.
+on first use (one primary-key range read, summed by ``accumulate``) and appended to on
+every write. A window's counts are the difference of two prefix entries, so evaluating
+every window of every instance costs a few array reads each, whatever the window's
+length. Buckets with a quality mark are kept in a small sorted index beside the arrays
+(and a partial index on disk).
 
 Resolution and error. ``window(instance, now, span)`` covers the buckets starting in
 ``[T - span, T)`` where ``T`` is ``now`` aligned down to the resolution; spans that are
@@ -32,12 +33,25 @@ never replaces a known one (a failed re-read does not erase data). Each write ru
 SQLite transaction and the memory is changed only after the commit, so a crash or
 ``kill -9`` leaves the database with whole transactions and the next start loads it.
 
-Retention is set by the caller: the SLO period plus the longest alert window (see
-:func:`retention_for`). :meth:`History.prune` drops older buckets.
+Roll-up. :meth:`History.prune` (hourly in the daemon) also merges buckets older than
+``fine_span`` (1 day) into *coarse* buckets of 15 minutes: bad and total summed, the
+known count kept in fine buckets (0 to 15), quality flags OR-ed, the first reason kept.
+The boundary moves on 15-minute boundaries only forward, in the same transaction as the
+rows. A window edge that falls before the boundary moves forward to the next 15-minute
+boundary; ``start``, ``buckets`` and ``coverage`` are those of the window actually
+read, and its counts are exact for it. So every window of up to ``fine_span`` (the 5m
+to 1d alert windows) is exact as above, and a longer one starts up to 14 fine buckets
+late: it misses at most the first 14 minutes of its span, below 0.33% of a 3-day
+window and 0.033% of a 30-day one. History before the boundary is final: a write there
+is dropped (its fine bucket's own counts are gone, so it could not replace them).
 
-Memory is about 20 bytes per bucket held: one instance over 33 days at 60 s is about
-1 MB. Many thousands of instances at 60 s over 30 days need a coarser resolution or a
-roll-up of old buckets; see ``bench/README.md``.
+Retention is set by the caller: the SLO period plus the longest alert window (see
+:func:`retention_for`). :meth:`History.prune` drops older buckets (a coarse bucket
+whole, once its start is older).
+
+Memory is about 20 bytes per bucket held. With the roll-up one instance over 33 days
+at 60 s holds about 1,500 fine and 3,100 coarse buckets, about 90 KB; without it,
+47,500 buckets, about 1 MB. See ``bench/README.md`` for 10,000 instances.
 """
 
 from __future__ import annotations
@@ -49,6 +63,7 @@ from array import array
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from itertools import accumulate
 from typing import TYPE_CHECKING
 
 from sentinel.errors import StoreError
@@ -61,6 +76,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 DEFAULT_RESOLUTION = 60
+DEFAULT_COARSE = 900
+DEFAULT_FINE_SPAN = 86400.0
 
 _MIGRATIONS = [
     """
@@ -83,7 +100,30 @@ _MIGRATIONS = [
         PRIMARY KEY (instance, start)
     ) WITHOUT ROWID;
     """,
+    # Marked buckets are few: an index of them lets a load skip those columns.
+    """
+    CREATE INDEX history_bucket_marked ON history_bucket (instance, start)
+    WHERE quality != 0 OR reason IS NOT NULL;
+    """,
 ]
+
+_MARKED = "quality != 0 OR reason IS NOT NULL"
+
+# Lets a range on ``start`` use the primary key, one seek per instance.
+_EACH_INSTANCE = "instance IN (SELECT id FROM history_instance)"
+
+_ROLLUP_TABLE = """
+CREATE TEMP TABLE history_rollup (
+    instance INTEGER NOT NULL,
+    start    INTEGER NOT NULL,
+    bad      REAL NOT NULL,
+    total    REAL NOT NULL,
+    known    INTEGER NOT NULL,
+    quality  INTEGER NOT NULL,
+    reason   TEXT,
+    PRIMARY KEY (instance, start)
+) WITHOUT ROWID
+"""
 
 _UPSERT = """
 INSERT INTO history_bucket (instance, start, bad, total, known, quality, reason)
@@ -140,24 +180,59 @@ class Bucket:
 
 
 class _Series:
-    """Dense prefix arrays of one instance; index ``k`` is bucket ``base + k``.
+    """Prefix arrays of one instance: a coarse tier (rolled up) and a fine tier.
 
-    ``cum_x[k]`` is the sum of ``x`` over buckets ``base .. base + k - 1``, so the
-    arrays are one longer than the number of buckets.
+    The fine tier is dense from ``base``: ``cum_x[k]`` is the sum of ``x`` over every
+    bucket of the instance before bucket ``base + k``, so the arrays are one longer
+    than the number of fine buckets. The coarse tier is alike over coarse buckets of
+    ``step`` fine buckets each, from coarse bucket ``cbase``; it lies entirely before
+    the fine one, and both tiers share one origin, so ``cum_x[0]`` is the coarse
+    tier's last entry. Marks of rolled-up buckets are keyed by their coarse bucket's
+    first fine index.
     """
 
-    __slots__ = ("base", "cum_bad", "cum_known", "cum_total", "marked", "marks")
+    __slots__ = (
+        "base",
+        "c_bad",
+        "c_known",
+        "c_total",
+        "cbase",
+        "cum_bad",
+        "cum_known",
+        "cum_total",
+        "marked",
+        "marks",
+        "step",
+    )
 
-    def __init__(self, base: int) -> None:
+    def __init__(self, base: int, step: int = 1) -> None:
         self.base = base
+        self.step = step
         self.cum_bad = array("d", [0.0])
         self.cum_total = array("d", [0.0])
         self.cum_known = array("i", [0])
+        self.cbase = 0
+        self.c_bad = array("d", [0.0])
+        self.c_total = array("d", [0.0])
+        self.c_known = array("i", [0])
         self.marks: dict[int, tuple[Quality, str | None]] = {}
         self.marked: list[int] = []  # sorted keys of marks
 
     def __len__(self) -> int:
         return len(self.cum_known) - 1
+
+    def prefix(self, index: int) -> tuple[float, float, int]:
+        """Sums over the buckets before fine index ``index``.
+
+        In the coarse tier ``index`` is taken as the start of the coarse bucket that
+        holds it when it is not one; callers align it first (see ``History._edge``).
+        """
+        k = index - self.base
+        if k >= 0 or len(self.c_known) == 1:
+            k = min(max(k, 0), len(self.cum_known) - 1)
+            return self.cum_bad[k], self.cum_total[k], self.cum_known[k]
+        j = min(max(index // self.step - self.cbase, 0), len(self.c_known) - 1)
+        return self.c_bad[j], self.c_total[j], self.c_known[j]
 
     def get(self, index: int) -> tuple[float, float, bool]:
         k = index - self.base
@@ -193,10 +268,10 @@ class _Series:
 
     def _prepend(self, n: int) -> None:
         self.base -= n
-        # New leading buckets are empty: their prefix sums are the first entry, 0.
-        self.cum_bad = array("d", [0.0] * n) + self.cum_bad
-        self.cum_total = array("d", [0.0] * n) + self.cum_total
-        self.cum_known = array("i", [0] * n) + self.cum_known
+        # New leading buckets are empty: their prefix sums are the first entry.
+        self.cum_bad = array("d", [self.cum_bad[0]] * n) + self.cum_bad
+        self.cum_total = array("d", [self.cum_total[0]] * n) + self.cum_total
+        self.cum_known = array("i", [self.cum_known[0]] * n) + self.cum_known
 
     def _extend(self, n: int) -> None:
         self.cum_bad.extend([self.cum_bad[-1]] * n)
@@ -222,17 +297,63 @@ class _Series:
             del self.marks[index]
             self.marked.pop(bisect.bisect_left(self.marked, index))
 
+    def roll_up(self, until: int) -> None:
+        """Merge the fine buckets before fine index ``until`` (a multiple of
+        ``step``) into the coarse tier."""
+        n = min(until - self.base, len(self))
+        if n > 0:
+            step = self.step
+            first = self.base // step
+            last = (self.base + n - 1) // step
+            size = len(self.c_known) - 1
+            if not size:
+                self.cbase = first
+                self.c_bad = array("d", [self.cum_bad[0]])
+                self.c_total = array("d", [self.cum_total[0]])
+                self.c_known = array("i", [self.cum_known[0]])
+            # Coarse buckets between the tiers, if any, are empty.
+            gap = first - (self.cbase + size)
+            if gap > 0:
+                self.c_bad.extend([self.c_bad[-1]] * gap)
+                self.c_total.extend([self.c_total[-1]] * gap)
+                self.c_known.extend([self.c_known[-1]] * gap)
+            for c in range(max(first, self.cbase + size), last + 1):
+                k = min((c + 1) * step - self.base, n)
+                self.c_bad.append(self.cum_bad[k])
+                self.c_total.append(self.cum_total[k])
+                self.c_known.append(self.cum_known[k])
+            self.cum_bad = self.cum_bad[n:]
+            self.cum_total = self.cum_total[n:]
+            self.cum_known = self.cum_known[n:]
+            self.base += n
+        cut = bisect.bisect_left(self.marked, until)
+        if cut:
+            folded: dict[int, tuple[Quality, str | None]] = {}
+            for i in self.marked[:cut]:
+                q, reason = self.marks.pop(i)
+                key = i // self.step * self.step
+                old_q, old_reason = folded.get(key, (Quality.NONE, None))
+                folded[key] = (old_q | q, reason if old_reason is None else old_reason)
+            self.marks.update(folded)
+            self.marked[:cut] = sorted(folded)
+
     def drop_before(self, index: int) -> None:
-        k = index - self.base
-        if k <= 0:
-            return
-        k = min(k, len(self))
         # Differences are all we read, so the arrays can be sliced without rebasing.
-        self.cum_bad = self.cum_bad[k:]
-        self.cum_total = self.cum_total[k:]
-        self.cum_known = self.cum_known[k:]
-        self.base += k
-        cut = bisect.bisect_left(self.marked, self.base)
+        c = -(-index // self.step) - self.cbase
+        if c > 0 and len(self.c_known) > 1:
+            c = min(c, len(self.c_known) - 1)
+            self.c_bad = self.c_bad[c:]
+            self.c_total = self.c_total[c:]
+            self.c_known = self.c_known[c:]
+            self.cbase += c
+        k = index - self.base
+        if k > 0:
+            k = min(k, len(self))
+            self.cum_bad = self.cum_bad[k:]
+            self.cum_total = self.cum_total[k:]
+            self.cum_known = self.cum_known[k:]
+            self.base += k
+        cut = bisect.bisect_left(self.marked, index)
         for i in self.marked[:cut]:
             del self.marks[i]
         del self.marked[:cut]
@@ -244,6 +365,12 @@ class History:
     ``retention`` (seconds) is how much history :meth:`prune` keeps; ``None`` keeps
     everything. ``resolution`` is fixed for a database: opening it with another one is
     an error, since the buckets on disk would not line up.
+
+    ``coarse`` and ``fine_span`` set the roll-up (see the module docstring): at each
+    :meth:`prune`, buckets older than ``fine_span`` seconds are merged into buckets of
+    ``coarse`` seconds (rounded up to a multiple of the resolution). ``coarse=None``,
+    or one no longer than the resolution, rolls nothing up. Once a database holds
+    rolled-up buckets their size is fixed: a later ``coarse`` that differs is ignored.
     """
 
     def __init__(
@@ -252,6 +379,8 @@ class History:
         *,
         resolution: int = DEFAULT_RESOLUTION,
         retention: float | None = None,
+        coarse: int | None = DEFAULT_COARSE,
+        fine_span: float = DEFAULT_FINE_SPAN,
     ) -> None:
         if resolution <= 0 or int(resolution) != resolution:
             raise ValueError(
@@ -260,8 +389,10 @@ class History:
         self.store = store
         self.resolution = int(resolution)
         self.retention = retention
+        self.fine_span = fine_span
         store.migrate("history", _MIGRATIONS)
         self._check_resolution()
+        self._read_rollup(coarse)
         self._ids = self._read_ids()
         self._series: dict[str, _Series] = {}
         self._pending: (
@@ -271,6 +402,31 @@ class History:
     def _read_ids(self) -> dict[str, int]:
         rows = self.store.query("SELECT id, name FROM history_instance")
         return {name: id_ for id_, name in rows}
+
+    def _read_rollup(self, coarse: int | None) -> None:
+        """Set the coarse bucket size and the fine index the roll-up has reached."""
+        meta = dict(
+            self.store.query(
+                "SELECT key, value FROM history_meta "
+                "WHERE key IN ('coarse', 'rolled_before')"
+            )
+        )
+        r = self.resolution
+        wanted = -(-int(coarse) // r) * r if coarse is not None else None
+        self._rolls = wanted is not None and wanted > r
+        self._rolled: int | None = None
+        self.coarse = wanted if self._rolls else None
+        if "coarse" in meta:
+            stored = int(meta["coarse"])
+            if self._rolls and wanted != stored:
+                log.warning(
+                    "history is rolled up into %d s buckets; keeping them, not %d s",
+                    stored,
+                    wanted,
+                )
+            self.coarse = stored
+            self._rolled = int(meta["rolled_before"]) // r
+        self._step = self.coarse // r if self.coarse else 1
 
     def _check_resolution(self) -> None:
         rows = self.store.query(
@@ -392,6 +548,11 @@ class History:
         quality: Quality,
         reason: str | None,
     ) -> None:
+        if self._rolled is not None and start // self.resolution < self._rolled:
+            # Rolled-up history is final: the bucket's own counts are gone, so a
+            # write could neither replace them nor tell a re-read from new data.
+            log.debug("%s: bucket %d is rolled up; write dropped", instance, start)
+            return
         with self.batch():
             self._series_for(instance)  # load before the write reaches the database
             id_ = self._instance_id(instance)
@@ -428,52 +589,85 @@ class History:
         return series
 
     def _load(self, instance: str) -> _Series:
-        series = _Series(0)
         id_ = self._ids.get(instance)
         if id_ is None:
-            return series
+            return _Series(0, self._step)
         rows = self.store.query(
-            "SELECT start, bad, total, known, quality, reason FROM history_bucket "
+            "SELECT start, bad, total, known FROM history_bucket "
             "WHERE instance = ? ORDER BY start",
             (id_,),
         )
-        if not rows:
-            return series
-        r = self.resolution
-        series.base = rows[0][0] // r
-        cb, ct, ck = series.cum_bad, series.cum_total, series.cum_known
-        next_index = series.base
-        for start, bad, total, known, quality, reason in rows:
-            index = start // r
-            if index > next_index:  # a gap: buckets never recorded
-                gap = index - next_index
-                cb.extend([cb[-1]] * gap)
-                ct.extend([ct[-1]] * gap)
-                ck.extend([ck[-1]] * gap)
-            cb.append(cb[-1] + bad)
-            ct.append(ct[-1] + total)
-            ck.append(ck[-1] + known)
-            if quality or reason:
-                series.marks[index] = (Quality(quality), reason)
-                series.marked.append(index)
-            next_index = index + 1
+        marks = self.store.query(
+            "SELECT start, quality, reason FROM history_bucket "
+            "INDEXED BY history_bucket_marked "
+            f"WHERE instance = ? AND ({_MARKED}) ORDER BY start",
+            (id_,),
+        )
+        return self._build(rows, marks)
+
+    def _build(
+        self,
+        rows: Sequence[tuple[int, float, float, int]],
+        marks: Iterable[tuple[int, int, str | None]],
+    ) -> _Series:
+        """An instance's series from its rows and its marked rows, both by start."""
+        r, step = self.resolution, self._step
+        series = _Series(0, step)
+        if rows:
+            starts, bads, totals, knowns = zip(*rows, strict=True)
+            cut = 0
+            if self._rolled is not None:
+                cut = bisect.bisect_left(starts, self._rolled * r)
+            if cut:
+                assert self.coarse is not None
+                series.cbase, b, t, k = _dense(
+                    starts[:cut], bads[:cut], totals[:cut], knowns[:cut], self.coarse
+                )
+                series.c_bad = array("d", accumulate(b, initial=0.0))
+                series.c_total = array("d", accumulate(t, initial=0.0))
+                series.c_known = array("i", accumulate(k, initial=0))
+                series.base = (series.cbase + len(series.c_known) - 1) * step
+            origin = series.c_bad[-1], series.c_total[-1], series.c_known[-1]
+            if cut < len(starts):
+                series.base, b, t, k = _dense(
+                    starts[cut:], bads[cut:], totals[cut:], knowns[cut:], r
+                )
+            else:
+                b, t, k = (), (), ()
+            series.cum_bad = array("d", accumulate(b, initial=origin[0]))
+            series.cum_total = array("d", accumulate(t, initial=origin[1]))
+            series.cum_known = array("i", accumulate(k, initial=origin[2]))
+        for start, quality, reason in marks:
+            series.marks[start // r] = (Quality(quality), reason)
+            series.marked.append(start // r)
         return series
 
     def load_all(self) -> None:
-        """Load every instance into memory now rather than on first use."""
+        """Load every instance into memory now rather than on first use.
+
+        One primary-key range read per instance, its rows' columns summed into the
+        prefix arrays by ``accumulate``: about as fast as SQLite hands rows over, and
+        faster than one ordered scan of the whole table split up in Python.
+        """
         for instance in self._ids:
             self._series_for(instance)
 
     def last_bucket(self, instance: str) -> int | None:
-        """Start of the newest *known* bucket of ``instance``, to resume from."""
+        """Start of the newest *known* bucket of ``instance``, to resume from.
+
+        When only rolled-up buckets are known, the last fine bucket of the newest one.
+        """
         series = self._series_for(instance)
         ck = series.cum_known
-        n = len(series)
-        if not n or ck[-1] == 0:
-            return None
-        # The newest index whose known count rises: bisect on the prefix array.
-        k = bisect.bisect_left(ck, ck[-1]) - 1
-        return (series.base + k) * self.resolution
+        if ck[-1] > ck[0]:
+            # The newest index whose known count rises: bisect on the prefix array.
+            k = bisect.bisect_left(ck, ck[-1]) - 1
+            return (series.base + k) * self.resolution
+        c = series.c_known
+        if c[-1] > c[0]:
+            j = bisect.bisect_left(c, c[-1]) - 1
+            return ((series.cbase + j + 1) * series.step - 1) * self.resolution
+        return None
 
     def resume_point(self, slo: str) -> int | None:
         """End of the newest known bucket over the instances of SLO ``slo``.
@@ -490,32 +684,46 @@ class History:
         return max(ends, default=None)
 
     def first_bucket(self, instance: str) -> int | None:
-        """Start of the oldest known bucket of ``instance``."""
+        """Start of the oldest known bucket of ``instance`` (rolled up or not)."""
         series = self._series_for(instance)
-        if not len(series) or series.cum_known[-1] == 0:
-            return None
-        k = bisect.bisect_right(series.cum_known, 0) - 1
-        return (series.base + k) * self.resolution
+        c = series.c_known
+        if c[-1] > c[0]:
+            j = bisect.bisect_right(c, c[0]) - 1
+            return (series.cbase + j) * series.step * self.resolution
+        ck = series.cum_known
+        if ck[-1] > ck[0]:
+            k = bisect.bisect_right(ck, ck[0]) - 1
+            return (series.base + k) * self.resolution
+        return None
+
+    def _edge(self, index: int) -> int:
+        """A window edge: before the roll-up boundary, the next coarse boundary."""
+        if self._rolled is not None and index < self._rolled:
+            return -(-index // self._step) * self._step
+        return index
 
     def window(self, instance: str, now: float, seconds: float) -> WindowCounts:
-        """Counts of ``instance`` over the ``seconds`` before ``now`` (aligned down)."""
+        """Counts of ``instance`` over the ``seconds`` before ``now`` (aligned down).
+
+        An edge that falls in the rolled-up history moves to the next coarse bucket
+        boundary; ``start``, ``buckets`` and the coverage are those of the window read.
+        """
         r = self.resolution
         end_index = math.floor(now / r)
-        n_buckets = max(1, math.ceil(seconds / r))
-        start_index = end_index - n_buckets
+        start_index = self._edge(end_index - max(1, math.ceil(seconds / r)))
+        end_index = self._edge(end_index)
         series = self._series_for(instance)
-        base, size = series.base, len(series)
-        lo = min(max(start_index - base, 0), size)
-        hi = min(max(end_index - base, 0), size)
+        lo_bad, lo_total, lo_known = series.prefix(start_index)
+        hi_bad, hi_total, hi_known = series.prefix(end_index)
         quality = Quality.NONE
         reasons: tuple[str, ...] = ()
         if series.marked:
             quality, reasons = self._marks_between(series, start_index, end_index)
         return WindowCounts(
-            bad=series.cum_bad[hi] - series.cum_bad[lo],
-            total=series.cum_total[hi] - series.cum_total[lo],
-            known_buckets=series.cum_known[hi] - series.cum_known[lo],
-            buckets=n_buckets,
+            bad=hi_bad - lo_bad,
+            total=hi_total - lo_total,
+            known_buckets=hi_known - lo_known,
+            buckets=end_index - start_index,
             start=start_index * r,
             end=end_index * r,
             quality=quality,
@@ -562,19 +770,104 @@ class History:
     # -- retention ------------------------------------------------------------------
 
     def prune(self, now: float) -> int:
-        """Drop buckets older than ``now - retention``; returns rows deleted."""
-        if self.retention is None:
-            return 0
-        cutoff = self.align(now - self.retention)
-        with self.store.transaction() as conn:
-            deleted = conn.execute(
-                "DELETE FROM history_bucket WHERE start < ?", (cutoff,)
-            ).rowcount
-        for series in self._series.values():
-            series.drop_before(cutoff // self.resolution)
-        if deleted:
-            log.info("pruned %d history buckets older than %d", deleted, cutoff)
+        """Drop buckets older than ``now - retention``, then :meth:`roll_up`.
+
+        Returns the rows deleted by the retention.
+        """
+        deleted = 0
+        if self.retention is not None:
+            cutoff = self.align(now - self.retention)
+            with self.store.transaction() as conn:
+                deleted = conn.execute(
+                    f"DELETE FROM history_bucket WHERE {_EACH_INSTANCE} AND start < ?",
+                    (cutoff,),
+                ).rowcount
+            for series in self._series.values():
+                series.drop_before(cutoff // self.resolution)
+            if deleted:
+                log.info("pruned %d history buckets older than %d", deleted, cutoff)
+        self.roll_up(now)
         return deleted
+
+    def roll_up(self, now: float) -> int:
+        """Merge buckets older than ``fine_span`` into coarse buckets.
+
+        The boundary moves to the coarse bucket boundary at or before
+        ``align(now) - fine_span`` and never back. Rows and boundary change in one
+        transaction. Returns the fine rows merged.
+        """
+        if not self._rolls or self.coarse is None:
+            return 0
+        c, r = self.coarse, self.resolution
+        until = math.floor((self.align(now) - self.fine_span) / c) * c
+        since = self._rolled * r if self._rolled is not None else None
+        if since is not None and until <= since:
+            return 0
+        span = (since if since is not None else -(2**62), until)
+        where = f"{_EACH_INSTANCE} AND start >= ? AND start < ?"
+        with self.store.transaction() as conn:
+            conn.execute(_ROLLUP_TABLE)
+            conn.execute(
+                "INSERT INTO temp.history_rollup "
+                "SELECT instance, start - start % ?, SUM(bad), SUM(total), SUM(known),"
+                f" 0, NULL FROM history_bucket WHERE {where} GROUP BY 1, 2",
+                (c, *span),
+            )
+            # Quality flags are OR-ed, the first reason kept: marks are few.
+            merged: dict[tuple[int, int], tuple[int, str | None]] = {}
+            for id_, start, quality, reason in conn.execute(
+                "SELECT instance, start, quality, reason FROM history_bucket "
+                "INDEXED BY history_bucket_marked "
+                f"WHERE {where} AND ({_MARKED}) ORDER BY instance, start",
+                span,
+            ):
+                key = (id_, start - start % c)
+                old_quality, old_reason = merged.get(key, (0, None))
+                merged[key] = (
+                    old_quality | quality,
+                    reason if old_reason is None else old_reason,
+                )
+            conn.executemany(
+                "UPDATE temp.history_rollup SET quality = ?, reason = ? "
+                "WHERE instance = ? AND start = ?",
+                ((q, reason, i, s) for (i, s), (q, reason) in merged.items()),
+            )
+            merged_rows = conn.execute(
+                f"DELETE FROM history_bucket WHERE {where}", span
+            ).rowcount
+            conn.execute("INSERT INTO history_bucket SELECT * FROM temp.history_rollup")
+            conn.execute("DROP TABLE temp.history_rollup")
+            conn.executemany(
+                "INSERT INTO history_meta (key, value) VALUES (?, ?) "
+                "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                (("coarse", str(c)), ("rolled_before", str(until))),
+            )
+        self._rolled = until // r
+        for series in self._series.values():
+            series.roll_up(self._rolled)
+        log.info(
+            "rolled %d history buckets before %d up into %d s", merged_rows, until, c
+        )
+        return merged_rows
+
+
+def _dense(
+    starts: Sequence[int],
+    bad: Sequence[float],
+    total: Sequence[float],
+    known: Sequence[int],
+    size: int,
+) -> tuple[int, Sequence[float], Sequence[float], Sequence[int]]:
+    """Rows ordered by start as dense columns from the first bucket: gaps hold zeros."""
+    first = starts[0] // size
+    n = starts[-1] // size - first + 1
+    if n == len(starts):
+        return first, bad, total, known
+    b, t, k = [0.0] * n, [0.0] * n, [0] * n
+    for s, x, y, z in zip(starts, bad, total, known, strict=True):
+        j = s // size - first
+        b[j], t[j], k[j] = x, y, z
+    return first, b, t, k
 
 
 def retention_for(slos: Iterable[SLO], resolution: float = DEFAULT_RESOLUTION) -> float:
