@@ -69,8 +69,17 @@ class Agenda:
         self._live -= 1
         heap = self._heap
         if len(heap) > 64 and len(heap) > 4 * self._live:
-            self._heap = [item for item in heap if item[2].state == PENDING]
-            heapq.heapify(self._heap)
+            # in place: the engine's run loop holds this list
+            heap[:] = [item for item in heap if item[2].state == PENDING]
+            heapq.heapify(heap)
+
+    def restore(self, activation: Activation) -> None:
+        """Put back a popped activation that did not fire after all."""
+        activation.state = PENDING
+        self._live += 1
+        heapq.heappush(
+            self._heap, (-activation.rule.salience, activation.seq, activation)
+        )
 
     def pop(self) -> Activation | None:
         heap = self._heap

@@ -60,8 +60,11 @@ class AlphaMemory:
 
     __slots__ = ("check", "indexes", "items", "key", "removal_successors", "successors")
 
-    def __init__(self, key: tuple[Any, ...], check: Callable[[dict[str, Any]], bool]):
+    def __init__(
+        self, key: tuple[Any, ...], check: Callable[[dict[str, Any]], bool] | None
+    ):
         self.key = key
+        # tests beyond the constants (None: none)
         self.check = check
         self.items: dict[WME, None] = {}
         self.indexes: dict[
@@ -165,7 +168,7 @@ class AlphaNetwork:
                 wme.fact.type == type
                 and _has(wme.attrs, names)
                 and getter(wme.attrs) == want
-                and memory.check(wme.attrs)
+                and (memory.check is None or memory.check(wme.attrs))
             ):
                 memory.add(wme)
                 wme.memories.append(memory)
@@ -188,7 +191,11 @@ class AlphaNetwork:
             except TypeError:  # an unhashable value matches no constant
                 continue
             if memories:
-                found.extend(memory for memory in memories if memory.check(attrs))
+                found.extend(
+                    memory
+                    for memory in memories
+                    if memory.check is None or memory.check(attrs)
+                )
         return found
 
     def __len__(self) -> int:
@@ -199,23 +206,20 @@ def _has(attrs: dict[str, Any], names: tuple[str, ...]) -> bool:
     return all(name in attrs for name in names)
 
 
-def _always(_: dict[str, Any]) -> bool:
-    return True
-
-
 def _make_check(
     required: tuple[str, ...], same: tuple[tuple[str, str], ...]
-) -> Callable[[dict[str, Any]], bool]:
+) -> Callable[[dict[str, Any]], bool] | None:
     if not required and not same:
-        return _always
+        return None
+    names = frozenset(required)
     if not same:
         if len(required) == 1:
             (only,) = required
             return lambda attrs: only in attrs
-        return lambda attrs: all(name in attrs for name in required)
+        return lambda attrs: names <= attrs.keys()
 
     def check(attrs: dict[str, Any]) -> bool:
-        if not all(name in attrs for name in required):
+        if not names <= attrs.keys():
             return False
         return all(attrs[a] == attrs[b] for a, b in same)
 

@@ -22,6 +22,7 @@ import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from .agenda import PENDING
 from .alpha import WME, AlphaMemory, KeyGetter
 from .expr import EVAL_ERRORS
 
@@ -122,29 +123,40 @@ def _key(getter: KeyGetter, vals: Vals) -> Any:
 
 def remove_token(token: Token) -> None:
     """Remove ``token`` and everything below it."""
-    parent = token.parent
-    if parent is not None and parent.children is not None:
-        parent.children.pop(token, None)
-    _drop(token)
+    siblings = token.parent.children if token.parent is not None else None
+    if siblings is not None:
+        siblings.pop(token, None)
+    drop_token(token)
 
 
-def _drop(token: Token) -> None:
+def drop_token(token: Token) -> None:
+    """Remove ``token`` and everything below it, once its parent has let go."""
     node = token.node
-    if node.indexes:
-        for (_, table), key in zip(node.indexes, token.keys, strict=True):
+    indexes = node.indexes
+    if indexes:
+        if len(indexes) == 1:
+            table = indexes[0][1]
+            key = token.keys[0]
             bucket = table[key]
             del bucket[token]
             if not bucket:
                 del table[key]
+        else:
+            for (_, table), key in zip(indexes, token.keys, strict=True):
+                bucket = table[key]
+                del bucket[token]
+                if not bucket:
+                    del table[key]
     for watcher in node.watchers:
         watcher.deactivate(token)
     children = token.children
     if children:
         token.children = None
         for child in children:
-            _drop(child)
-    if token.wme is not None:
-        token.wme.tokens.pop(token, None)
+            drop_token(child)
+    wme = token.wme
+    if wme is not None:
+        wme.tokens.pop(token, None)
 
 
 def run_checks(checks: list[Check], vals: Vals) -> bool:
@@ -211,29 +223,49 @@ class JoinNode(MemoryNode):
         except EVAL_ERRORS:
             return
         bucket = self.right.get(key)
-        if bucket:
-            for wme in bucket:
-                self.join(token, wme)
+        if not bucket:
+            return
+        extend = self.extend
+        checks = self.checks
+        base = token.vals
+        for wme in bucket:
+            vals = base + extend(wme) if extend is not None else base
+            if checks:
+                passed = True
+                try:
+                    for check in checks:
+                        if not check(vals):
+                            passed = False
+                            break
+                except EVAL_ERRORS:
+                    run_checks(checks, vals)  # logs which test failed
+                    continue
+                if not passed:
+                    continue
+            self.emit(token, wme, vals)
 
     def right_activate(self, wme: WME) -> None:
         bucket = self.left.get(self.right_key(wme.attrs))
-        if bucket:
-            for token in bucket:
-                self.join(token, wme)
-
-    def join(self, token: Token, wme: WME) -> None:
+        if not bucket:
+            return
         extend = self.extend
-        vals = token.vals + extend(wme) if extend is not None else token.vals
+        added = extend(wme) if extend is not None else ()
         checks = self.checks
-        if checks:
-            try:
-                for check in checks:
-                    if not check(vals):
-                        return
-            except EVAL_ERRORS:
-                run_checks(checks, vals)  # logs which test failed
-                return
-        self.emit(token, wme, vals)
+        for token in bucket:
+            vals = token.vals + added
+            if checks:
+                passed = True
+                try:
+                    for check in checks:
+                        if not check(vals):
+                            passed = False
+                            break
+                except EVAL_ERRORS:
+                    run_checks(checks, vals)  # logs which test failed
+                    continue
+                if not passed:
+                    continue
+            self.emit(token, wme, vals)
 
 
 class NegativeNode(MemoryNode):
@@ -437,4 +469,9 @@ class TerminalNode:
         engine._activations[token] = engine._agenda.push(self.entry, token)
 
     def deactivate(self, token: Token) -> None:
-        self.engine._deactivate(token)
+        engine = self.engine
+        activation = engine._activations.pop(token)
+        if activation.state == PENDING:
+            engine._agenda.cancel(activation)
+        else:
+            engine._lost(activation)

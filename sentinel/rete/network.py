@@ -25,6 +25,7 @@ Rules may be added at any time; a rule added after facts sees them at once.
 
 from __future__ import annotations
 
+import heapq
 import logging
 import time
 from collections import Counter
@@ -46,7 +47,7 @@ from .beta import (
     TerminalNode,
     TestNode,
     Token,
-    remove_token,
+    drop_token,
 )
 from .errors import (
     PatternError,
@@ -75,6 +76,8 @@ trace_retract = logging.getLogger("sentinel.rete.trace.retract")
 trace_fire = logging.getLogger("sentinel.rete.trace.fire")
 
 DEBUG = logging.DEBUG
+_clock = time.perf_counter
+_heappop = heapq.heappop
 SUPPORT_LOST = 3  # activation state: fired, and its match has since gone
 
 
@@ -221,7 +224,7 @@ class Engine:
         self._rules: dict[str, RuleEntry] = {}
         self._timetag = 0
         self._running = False
-        self._run_fires: Counter[str] | None = None
+        self._run_fires: dict[str, int] | None = None
         self.stats = EngineStats()
         self.add_rules(rules)
 
@@ -240,10 +243,10 @@ class Engine:
         except RuleError as error:
             raise _locate(error, rule) from None
         self._rules[rule.name] = entry
-        start = time.perf_counter()
+        start = _clock()
         entry.first.activate(self._root.token)
         self._settle()
-        self.stats.match_seconds += time.perf_counter() - start
+        self.stats.match_seconds += _clock() - start
 
     @property
     def rules(self) -> list[Rule]:
@@ -264,10 +267,10 @@ class Engine:
         if wme is not None:
             wme.base = True
             return wme.fact
-        start = time.perf_counter()
+        start = _clock()
         self._insert(fact, True)
         self._settle()
-        self.stats.match_seconds += time.perf_counter() - start
+        self.stats.match_seconds += _clock() - start
         return fact
 
     def retract(self, fact: Fact) -> bool:
@@ -278,30 +281,31 @@ class Engine:
         if wme.base and wme.supports:
             wme.base = False
             return True
-        start = time.perf_counter()
+        start = _clock()
         self._remove(wme)
         self._settle()
-        self.stats.match_seconds += time.perf_counter() - start
+        self.stats.match_seconds += _clock() - start
         return True
 
     def modify(self, fact: Fact, /, **changes: Any) -> Fact:
         """Replace ``fact`` by a copy with ``changes``, in one step; return it."""
-        wme = self._wm.get(fact)
+        wm = self._wm
+        wme = wm.get(fact)
         if wme is None:
             raise KeyError(f"not in working memory: {fact!r}")
         new = fact.replace(**changes)
-        if new == fact:
+        if new._hash == fact._hash and new == fact:
             return wme.fact
-        start = time.perf_counter()
+        start = _clock()
         self._remove(wme)
-        held = self._wm.get(new)
+        held = wm.get(new)
         if held is None:
             self._insert(new, True)
         else:
             held.base = True
             new = held.fact
         self._settle()
-        self.stats.match_seconds += time.perf_counter() - start
+        self.stats.match_seconds += _clock() - start
         return new
 
     def facts(self, type: str | None = None) -> list[Fact]:
@@ -344,15 +348,32 @@ class Engine:
         """
         if self._running:
             raise ReteError("run() called from inside a rule action")
+        agenda = self._agenda
+        heap = agenda._heap
+        if not heap:
+            return 0
         self._running = True
+        run_fires: dict[str, int] = {}
+        self._run_fires = run_fires
+        fires = self.stats.fires
+        tracing = trace_fire.isEnabledFor(DEBUG)
         count = 0
-        pop = self._agenda.pop
-        fire = self._fire
         try:
-            while (activation := pop()) is not None:
+            while heap:
+                activation = _heappop(heap)[2]
+                if activation.state != PENDING:
+                    continue
+                agenda._live -= 1
                 if limit is not None and count >= limit:
                     self._stop(activation, limit)
-                fire(activation)
+                activation.state = FIRED
+                entry = activation.rule
+                name = entry.name
+                fires[name] += 1
+                run_fires[name] = run_fires.get(name, 0) + 1
+                if tracing:
+                    trace_fire.debug("fire %s %r", name, activation.token.facts())
+                entry.invoke(Context(self, activation))
                 count += 1
             return count
         finally:
@@ -362,18 +383,17 @@ class Engine:
     def _stop(self, activation: Activation, limit: int) -> None:
         pending = self._agenda.pending_by_rule()
         pending[activation.rule.name] += 1
-        activation.state = PENDING
-        self._agenda._live += 1
+        self._agenda.restore(activation)
         raise RunLimitError(limit, self._run_fires or {}, pending)
 
     def _fire(self, activation: Activation) -> None:
+        """Fire one activation outside :meth:`run` (which inlines this)."""
         activation.state = FIRED
         entry = activation.rule
         self.stats.fires[entry.name] += 1
         run_fires = self._run_fires
-        if run_fires is None:
-            self._run_fires = run_fires = Counter()
-        run_fires[entry.name] += 1
+        if run_fires is not None:
+            run_fires[entry.name] = run_fires.get(entry.name, 0) + 1
         if trace_fire.isEnabledFor(DEBUG):
             trace_fire.debug("fire %s %r", entry.name, activation.token.facts())
         entry.invoke(Context(self, activation))
@@ -418,11 +438,35 @@ class Engine:
         stats.asserted += 1
         if trace_assert.isEnabledFor(DEBUG):
             trace_assert.debug("assert %d %r", wme.timetag, fact)
-        for memory in self._alpha.match(fact):
-            memory.add(wme)
-            wme.memories.append(memory)
-            for node in memory.successors:
-                node.right_activate(wme)
+        groups = self._alpha._groups.get(fact.type)
+        if not groups:
+            return wme
+        attrs = fact._attrs
+        held = wme.memories
+        # the alpha network, its memories and the join nodes inlined: this is the
+        # path every assert and modify takes
+        for group in groups:
+            try:
+                memories = group.table.get(group.getter(attrs))
+            except (KeyError, TypeError):  # attribute missing, or unhashable value
+                continue
+            if not memories:
+                continue
+            for memory in memories:
+                check = memory.check
+                if check is not None and not check(attrs):
+                    continue
+                memory.items[wme] = None
+                for getter, table in memory.indexes.values():
+                    key = getter(attrs)
+                    bucket = table.get(key)
+                    if bucket is None:
+                        table[key] = {wme: None}
+                    else:
+                        bucket[wme] = None
+                held.append(memory)
+                for node in memory.successors:
+                    node.right_activate(wme)
         return wme
 
     def _remove(self, wme: WME) -> None:
@@ -435,9 +479,20 @@ class Engine:
             trace_retract.debug("retract %d %r", wme.timetag, fact)
         tokens = wme.tokens
         while tokens:
-            remove_token(next(iter(tokens)))
+            token = next(iter(tokens))
+            parent = token.parent
+            if parent is not None and parent.children is not None:
+                parent.children.pop(token, None)
+            drop_token(token)
+        attrs = wme.attrs
         for memory in wme.memories:
-            memory.remove(wme)
+            del memory.items[wme]
+            for getter, table in memory.indexes.values():
+                key = getter(attrs)
+                bucket = table[key]
+                del bucket[wme]
+                if not bucket:
+                    del table[key]
             for node in memory.removal_successors:
                 node.right_deactivate(wme)
 
@@ -457,7 +512,11 @@ class Engine:
         activation = self._activations.pop(token)
         if activation.state == PENDING:
             self._agenda.cancel(activation)
-            return
+        else:
+            self._lost(activation)
+
+    def _lost(self, activation: Activation) -> None:
+        """A fired activation's match went: its derived facts lose its support."""
         activation.state = SUPPORT_LOST
         for fact in activation.derived or ():
             wme = self._wm.get(fact)
@@ -483,10 +542,10 @@ class Engine:
                 activation.derived.append(fact)
             return wme.fact
         activation.derived.append(fact)
-        start = time.perf_counter()
+        start = _clock()
         self._insert(fact, False, activation)
         self._settle()
-        self.stats.match_seconds += time.perf_counter() - start
+        self.stats.match_seconds += _clock() - start
         return fact
 
 
@@ -639,6 +698,8 @@ class _Compiler:
                 )
         if everything:
             names = list(slots)
+        if not names:
+            return lambda ctx: function(ctx)
         pairs = [(name, slots[name]) for name in names]
 
         def invoke(ctx: Context) -> Any:
