@@ -38,17 +38,28 @@ FAILED_KEY = object()
 
 
 class Token:
-    """A partial match (see the module docs)."""
+    """A partial match (see the module docs).
+
+    ``keys`` holds the token's keys in its node's indexes: the bare key when the
+    node has one index, a tuple of them when it has several, else ``None``.
+    """
 
     __slots__ = ("children", "keys", "node", "parent", "vals", "wme")
 
-    def __init__(self, parent: Token | None, wme: WME | None, vals: Vals, node: Any):
+    def __init__(
+        self,
+        parent: Token | None,
+        wme: WME | None,
+        vals: Vals,
+        node: Any,
+        keys: Any = None,
+    ):
         self.parent = parent
         self.wme = wme
         self.vals = vals
         self.node = node
         self.children: dict[Token, None] | None = None
-        self.keys: tuple[Any, ...] = ()
+        self.keys = keys
 
     def facts(self) -> list[Any]:
         """The facts of this match, first condition first."""
@@ -62,24 +73,53 @@ class Token:
         return out
 
 
+Index = tuple[KeyGetter, dict[Any, dict[Token, None]]]
+
+
 class MemoryNode:
     """Base of the nodes that make tokens."""
 
-    __slots__ = ("children", "indexes", "watchers")
+    __slots__ = ("children", "index", "indexes", "watchers")
 
     def __init__(self) -> None:
         self.children: list[Any] = []
         self.watchers: list[Any] = []
-        self.indexes: list[tuple[KeyGetter, dict[Any, dict[Token, None]]]] = []
+        self.indexes: list[Index] = []
+        self.index: Index | None = None  # the only index, when there is one
 
     def add_index(self, getter: KeyGetter) -> dict[Any, dict[Token, None]]:
         table: dict[Any, dict[Token, None]] = {}
         self.indexes.append((getter, table))
+        self.index = self.indexes[0] if len(self.indexes) == 1 else None
         return table
 
     def emit(self, parent: Token, wme: WME | None, vals: Vals) -> Token:
         """Make a token below ``parent``, index it, and pass it down."""
-        token = Token(parent, wme, vals, self)
+        index = self.index
+        if index is not None:
+            getter, table = index
+            try:
+                key = getter(vals)
+            except EVAL_ERRORS:
+                key = FAILED_KEY
+            token = Token(parent, wme, vals, self, key)
+            bucket = table.get(key)
+            if bucket is None:
+                table[key] = {token: None}
+            else:
+                bucket[token] = None
+        elif self.indexes:
+            indexes = self.indexes
+            keys = tuple(_key(getter, vals) for getter, _ in indexes)
+            token = Token(parent, wme, vals, self, keys)
+            for (_, table), key in zip(indexes, keys, strict=True):
+                bucket = table.get(key)
+                if bucket is None:
+                    table[key] = {token: None}
+                else:
+                    bucket[token] = None
+        else:
+            token = Token(parent, wme, vals, self)
         siblings = parent.children
         if siblings is None:
             parent.children = {token: None}
@@ -87,28 +127,6 @@ class MemoryNode:
             siblings[token] = None
         if wme is not None:
             wme.tokens[token] = None
-        indexes = self.indexes
-        if indexes:
-            if len(indexes) == 1:
-                getter, table = indexes[0]
-                try:
-                    key = getter(vals)
-                except EVAL_ERRORS:
-                    key = FAILED_KEY
-                token.keys = (key,)
-                bucket = table.get(key)
-                if bucket is None:
-                    table[key] = {token: None}
-                else:
-                    bucket[token] = None
-            else:
-                token.keys = keys = tuple(_key(getter, vals) for getter, _ in indexes)
-                for (_, table), key in zip(indexes, keys, strict=True):
-                    bucket = table.get(key)
-                    if bucket is None:
-                        table[key] = {token: None}
-                    else:
-                        bucket[token] = None
         for child in self.children:
             child.activate(token)
         return token
@@ -132,21 +150,20 @@ def remove_token(token: Token) -> None:
 def drop_token(token: Token) -> None:
     """Remove ``token`` and everything below it, once its parent has let go."""
     node = token.node
-    indexes = node.indexes
-    if indexes:
-        if len(indexes) == 1:
-            table = indexes[0][1]
-            key = token.keys[0]
+    index = node.index
+    if index is not None:
+        table = index[1]
+        key = token.keys
+        bucket = table[key]
+        del bucket[token]
+        if not bucket:
+            del table[key]
+    elif node.indexes:
+        for (_, table), key in zip(node.indexes, token.keys, strict=True):
             bucket = table[key]
             del bucket[token]
             if not bucket:
                 del table[key]
-        else:
-            for (_, table), key in zip(indexes, token.keys, strict=True):
-                bucket = table[key]
-                del bucket[token]
-                if not bucket:
-                    del table[key]
     for watcher in node.watchers:
         watcher.deactivate(token)
     children = token.children
@@ -183,10 +200,9 @@ class RootNode(MemoryNode):
         self.token = Token(None, None, (), self)
 
     def add_index(self, getter: KeyGetter) -> dict[Any, dict[Token, None]]:
+        # the root token is never removed, so it need not remember its keys
         table = super().add_index(getter)
-        key = _key(getter, ())
-        table[key] = {self.token: None}
-        self.token.keys = (*self.token.keys, key)
+        table[_key(getter, ())] = {self.token: None}
         return table
 
 

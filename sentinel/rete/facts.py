@@ -55,6 +55,16 @@ def freeze(value: Any) -> Any:
     return value
 
 
+_MASK = (1 << 61) - 1
+_FROZEN = (dict, list)
+
+
+def _hash(type: str, attrs: dict[str, Any]) -> int:
+    """A hash that ignores attribute order: the sum of the items' hashes, so that
+    :meth:`Fact.replace` can update it for the items it changes alone."""
+    return (hash(type) + sum(map(hash, attrs.items()))) & _MASK
+
+
 class Fact:
     """One fact: ``Fact("sli", slo="api", window="1h", ratio=0.002)``.
 
@@ -73,11 +83,11 @@ class Fact:
     ) -> None:
         merged = dict(attrs, **kwargs) if attrs else kwargs
         for key, value in merged.items():
-            if isinstance(value, dict | list):
+            if isinstance(value, _FROZEN):
                 merged[key] = freeze(value)
         object.__setattr__(self, "type", type)
         object.__setattr__(self, "_attrs", merged)
-        object.__setattr__(self, "_hash", hash((type, frozenset(merged.items()))))
+        object.__setattr__(self, "_hash", _hash(type, merged))
 
     def __setattr__(self, name: str, value: Any) -> None:
         raise AttributeError("facts are immutable; use Engine.modify")
@@ -103,13 +113,19 @@ class Fact:
     def replace(self, **changes: Any) -> Fact:
         """A copy of this fact with ``changes`` applied."""
         attrs = self._attrs.copy()
+        digest = self._hash
         for key, value in changes.items():
-            attrs[key] = freeze(value) if isinstance(value, dict | list) else value
+            if isinstance(value, _FROZEN):
+                value = freeze(value)
+            if key in attrs:
+                digest -= hash((key, attrs[key]))
+            digest += hash((key, value))
+            attrs[key] = value
         fact = object.__new__(Fact)
         setter = object.__setattr__
         setter(fact, "type", self.type)
         setter(fact, "_attrs", attrs)
-        setter(fact, "_hash", hash((self.type, frozenset(attrs.items()))))
+        setter(fact, "_hash", digest & _MASK)
         return fact
 
     def __hash__(self) -> int:

@@ -739,6 +739,9 @@ def _test_function(
     if len(positions) == 1:
         (only,) = positions
         return lambda vals: function(vals[only])
+    if len(positions) == 2:
+        first, second = positions
+        return lambda vals: function(vals[first], vals[second])
     getter = itemgetter(*positions)
     return lambda vals: function(*getter(vals))
 
