@@ -129,6 +129,9 @@ class AlphaNetwork:
     def __init__(self) -> None:
         self._groups: dict[str, list[_Group]] = {}
         self._memories: dict[tuple[Any, ...], AlphaMemory] = {}
+        # per type, the attributes whose values decide which memories a fact is
+        # in (constants and equal pairs); changing others keeps its memories
+        self._tested: dict[str, set[str]] = {}
 
     def memory(
         self,
@@ -155,6 +158,10 @@ class AlphaNetwork:
         memory = AlphaMemory(key, _make_check(required, same))
         self._memories[key] = memory
         names = tuple(name for name, _ in constants)
+        tested = self._tested.setdefault(type, set())
+        tested.update(names)
+        for a, b in same:
+            tested.update((a, b))
         values = tuple(value for _, value in constants)
         group = next((g for g in self._groups.get(type, ()) if g.names == names), None)
         if group is None:
@@ -171,11 +178,18 @@ class AlphaNetwork:
                 and (memory.check is None or memory.check(wme.attrs))
             ):
                 memory.add(wme)
-                wme.memories.append(memory)
+                # in the order a fresh match gives, as the engine relies on
+                wme.memories = self.match(wme.fact)
         return memory, True
 
+    def keeps_memories(self, fact: Fact, changed: Iterable[str]) -> bool:
+        """Whether changing the values of ``changed`` (attributes ``fact`` has)
+        leaves ``fact`` in the same memories."""
+        tested = self._tested.get(fact.type)
+        return tested is None or tested.isdisjoint(changed)
+
     def match(self, fact: Fact) -> list[AlphaMemory]:
-        """The memories ``fact`` belongs in."""
+        """The memories ``fact`` belongs in, in a fixed order."""
         groups = self._groups.get(fact.type)
         if not groups:
             return []

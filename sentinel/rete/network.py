@@ -297,14 +297,20 @@ class Engine:
         if new._hash == fact._hash and new == fact:
             return wme.fact
         start = _clock()
-        self._remove(wme)
         held = wm.get(new)
-        if held is None:
-            self._insert(new, True)
-        else:
+        if held is not None:
+            self._remove(wme)
             held.base = True
             new = held.fact
-        self._settle()
+        elif changes.keys() <= fact._attrs.keys() and self._alpha.keeps_memories(
+            fact, changes
+        ):
+            self._replace(wme, new)
+        else:
+            self._remove(wme)
+            self._insert(new, True)
+        if self._unsupported:
+            self._settle()
         self.stats.match_seconds += _clock() - start
         return new
 
@@ -495,6 +501,58 @@ class Engine:
                     del table[key]
             for node in memory.removal_successors:
                 node.right_deactivate(wme)
+
+    def _replace(self, wme: WME, new: Fact) -> None:
+        """``_remove(wme)`` then ``_insert(new, True)`` for a ``new`` that belongs in
+        the same alpha memories: the WME and its memory list are reused."""
+        fact = wme.fact
+        wm = self._wm
+        del wm[fact]
+        stats = self.stats
+        stats.retracted += 1
+        if trace_retract.isEnabledFor(DEBUG):
+            trace_retract.debug("retract %d %r", wme.timetag, fact)
+        tokens = wme.tokens
+        while tokens:
+            token = next(iter(tokens))
+            parent = token.parent
+            if parent is not None and parent.children is not None:
+                parent.children.pop(token, None)
+            drop_token(token)
+        memories = wme.memories
+        attrs = wme.attrs
+        for memory in memories:
+            del memory.items[wme]
+            for getter, table in memory.indexes.values():
+                key = getter(attrs)
+                bucket = table[key]
+                del bucket[wme]
+                if not bucket:
+                    del table[key]
+            for node in memory.removal_successors:
+                node.right_deactivate(wme)
+
+        self._timetag += 1
+        wme.fact = new
+        wme.attrs = attrs = new._attrs
+        wme.timetag = self._timetag
+        wme.base = True
+        wme.supports = None
+        wm[new] = wme
+        stats.asserted += 1
+        if trace_assert.isEnabledFor(DEBUG):
+            trace_assert.debug("assert %d %r", wme.timetag, new)
+        for memory in memories:
+            memory.items[wme] = None
+            for getter, table in memory.indexes.values():
+                key = getter(attrs)
+                found = table.get(key)
+                if found is None:
+                    table[key] = {wme: None}
+                else:
+                    found[wme] = None
+            for node in memory.successors:
+                node.right_activate(wme)
 
     def _settle(self) -> None:
         """Retract the derived facts that lost their last support."""

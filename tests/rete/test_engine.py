@@ -51,6 +51,25 @@ def test_alpha_memories_are_found_by_type_and_constant_values() -> None:
     assert day not in alpha.match(Fact("sli", window="1h", ratio=0.1))
 
 
+def test_a_memory_made_later_keeps_a_facts_memories_in_match_order() -> None:
+    # a modify that leaves a fact in the same memories reuses this list, so it must
+    # be the list a fresh assert would build
+    alpha = AlphaNetwork()
+    alpha.memory("sli", [("window", "1h")], ["ratio"])
+    alpha.memory("sli", [], [])
+    engine = Engine()
+    fact = engine.assert_fact("sli", window="1h", ratio=0.1)
+    wme = engine._wm[fact]
+    for memory in alpha.match(fact):
+        memory.add(wme)
+        wme.memories.append(memory)
+    later, _ = alpha.memory("sli", [("window", "1h")], ["other"], existing=[wme])
+    assert later not in wme.memories
+    hour_too, _ = alpha.memory("sli", [("window", "1h")], [], existing=[wme])
+    assert wme.memories == alpha.match(fact)
+    assert wme.memories.index(hour_too) == 1
+
+
 def test_a_variable_twice_in_one_pattern_tests_equality_within_the_fact() -> None:
     same, fired = recorder("same", Pattern("pair", left=V("x"), right=V("x")))
     engine = Engine([same])

@@ -284,3 +284,47 @@ def test_rules_added_after_facts_see_them(rules: list[Rule], base: list[Fact]) -
         engine.assert_fact(fact)
     engine.add_rules(rules)
     assert engine_matches(engine) == expected_matches(rules, base)
+
+
+def apply_by_hand(
+    engine: Engine, base: list[Fact], op: str, fact: Fact, pick: int
+) -> None:
+    """``apply``, with modify spelled out as a retract and an assert."""
+    if op != "modify" or not base:
+        apply(engine, base, op, fact, pick)
+        return
+    victim = base[pick % len(base)]
+    new = victim.replace(y=(victim["y"] + 1) % 3)
+    engine.retract(victim)
+    engine.assert_fact(new)
+    base.remove(victim)
+    if new not in base:
+        base.append(new)
+
+
+def snapshot(engine: Engine) -> tuple[list[Any], list[Fact]]:
+    agenda = [(a.rule.name, a.facts) for a in engine.agenda]
+    return agenda, engine.facts()
+
+
+@SETTINGS
+@given(rules=rule_sets(), ops=operations, split=st.integers(0, 25))
+def test_modify_behaves_as_retract_then_assert(
+    rules: list[Rule], ops: list[tuple[str, Fact, int]], split: int
+) -> None:
+    # the same agenda, in the same order, and the same facts, in the same order,
+    # with rules added part way through
+    engine, by_hand = Engine(CHAIN), Engine(CHAIN)
+    base: list[Fact] = []
+    other: list[Fact] = []
+    for step, (op, fact, pick) in enumerate(ops):
+        if step == split:
+            engine.add_rules(rules)
+            by_hand.add_rules(rules)
+        apply(engine, base, op, fact, pick)
+        apply_by_hand(by_hand, other, op, fact, pick)
+        assert snapshot(engine) == snapshot(by_hand)
+        if pick % 2:
+            engine.run()
+            by_hand.run()
+            assert snapshot(engine) == snapshot(by_hand)
