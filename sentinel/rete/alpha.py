@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 KeyGetter = Callable[[Any], Any]
 
 
-def _no_key(_: object) -> None:
+def no_key(_: object) -> None:
     return None
 
 
@@ -33,7 +33,7 @@ def key_getter(names: tuple[Any, ...]) -> KeyGetter:
     """Read ``names`` from a dict or tuple: no names gives ``None``, one gives the
     bare value, several give a tuple. Both sides of every join use this shape."""
     if not names:
-        return _no_key
+        return no_key
     return itemgetter(*names)
 
 

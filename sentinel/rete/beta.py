@@ -20,10 +20,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
 from .agenda import PENDING
-from .alpha import WME, AlphaMemory, KeyGetter
+from .alpha import WME, AlphaMemory, KeyGetter, no_key
 from .expr import EVAL_ERRORS
 
 if TYPE_CHECKING:
@@ -214,7 +215,16 @@ class JoinNode(MemoryNode):
     rule's tests placed here because their variables are bound by now.
     """
 
-    __slots__ = ("checks", "extend", "left", "left_key", "right", "right_key")
+    __slots__ = (
+        "checks",
+        "extend",
+        "left",
+        "left_key",
+        "pick",
+        "pick_one",
+        "right",
+        "right_key",
+    )
 
     def __init__(
         self,
@@ -224,13 +234,18 @@ class JoinNode(MemoryNode):
         right_names: tuple[str, ...],
         right_key: KeyGetter,
         extend: Callable[[WME], Vals] | None,
+        binds: tuple[str, ...] = (),
     ) -> None:
+        """``binds``, if given, names the attributes ``extend`` reads (when it
+        reads nothing else), so that they can be read without calling it."""
         super().__init__()
         self.left = parent.add_index(left_key)
         self.right = memory.index(right_names)
         self.left_key = left_key
-        self.right_key = right_key
+        self.right_key = None if right_key is no_key else right_key
         self.extend = extend
+        self.pick = itemgetter(*binds) if binds else None
+        self.pick_one = len(binds) == 1
         self.checks: list[Check] = []
 
     def activate(self, token: Token) -> None:
@@ -242,10 +257,17 @@ class JoinNode(MemoryNode):
         if not bucket:
             return
         extend = self.extend
+        pick = self.pick
+        pick_one = self.pick_one
         checks = self.checks
         base = token.vals
         for wme in bucket:
-            vals = base + extend(wme) if extend is not None else base
+            if pick is not None:
+                vals = base + ((pick(wme.attrs),) if pick_one else pick(wme.attrs))
+            elif extend is not None:
+                vals = base + extend(wme)
+            else:
+                vals = base
             if checks:
                 passed = True
                 try:
@@ -261,11 +283,17 @@ class JoinNode(MemoryNode):
             self.emit(token, wme, vals)
 
     def right_activate(self, wme: WME) -> None:
-        bucket = self.left.get(self.right_key(wme.attrs))
+        right_key = self.right_key
+        bucket = self.left.get(None if right_key is None else right_key(wme.attrs))
         if not bucket:
             return
-        extend = self.extend
-        added = extend(wme) if extend is not None else ()
+        pick = self.pick
+        if pick is not None:
+            added = (pick(wme.attrs),) if self.pick_one else pick(wme.attrs)
+        elif self.extend is not None:
+            added = self.extend(wme)
+        else:
+            added = ()
         checks = self.checks
         for token in bucket:
             vals = token.vals + added

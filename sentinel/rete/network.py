@@ -302,9 +302,10 @@ class Engine:
             self._remove(wme)
             held.base = True
             new = held.fact
-        elif changes.keys() <= fact._attrs.keys() and self._alpha.keeps_memories(
-            fact, changes
-        ):
+        elif changes.keys() <= fact._attrs.keys() and (
+            (tested := self._alpha._tested.get(fact.type)) is None
+            or tested.isdisjoint(changes)
+        ):  # the same alpha memories (AlphaNetwork.keeps_memories, inlined)
             self._replace(wme, new)
         else:
             self._remove(wme)
@@ -694,6 +695,7 @@ class _Compiler:
             plan.join_names,
             plan.right_key,
             plan.extend,
+            plan.picks,
         )
         memory.successors.insert(0, node)
         self.attach(scope, node, stateful=False)
@@ -855,6 +857,8 @@ class _Plan:
         self.right_key = key_getter(self.join_names)
         self.left_key = _left_key(sources)
         self.extend = _extender(tuple(bind_attrs), pattern.bind is not None)
+        # the attributes ``extend`` reads, when it reads nothing else
+        self.picks = () if pattern.bind is not None else tuple(bind_attrs)
 
 
 def _left_key(sources: list[Any]) -> KeyGetter:
