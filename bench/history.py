@@ -1,20 +1,25 @@
-"""Benchmark the history: disk size, and time to evaluate all windows of all instances.
+"""Benchmark the history: disk size, start-up load, and all windows of all instances.
 
-    .venv/bin/python bench/history.py --instances 10000 --days 30 --resolution 300
+    .venv/bin/python bench/history.py --instances 10000 --days 30 --resolution 60
 
 Fills a fresh database with one known bucket per instance and resolution step over the
-given days (synthetic counts, one ``executemany`` in one transaction), reopens it as the
-daemon would after a restart, loads every instance, then computes the eight windows of
-the default tiers (5m, 30m, 1h, 2h, 6h, 1d, 3d, 30d) for all instances.
+given days (synthetic counts, one ``executemany`` in one transaction), laid out as the
+daemon leaves it: buckets older than ``--fine-span`` already rolled up into
+``--coarse``-second buckets (``--coarse 0``: no roll-up, every bucket at full
+resolution). Then it reopens the database as the daemon would after a restart, loads
+every instance, computes the eight windows of the default tiers (5m, 30m, 1h, 2h, 6h,
+1d, 3d, 30d) for all instances and checks their totals, and times one hourly roll-up.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import resource
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from sentinel.history import History
@@ -22,43 +27,85 @@ from sentinel.model import SLO, RatioSLI
 from sentinel.store import Store
 
 
-def fill(path: Path, instances: int, days: float, resolution: int, now: int) -> float:
-    history = History(Store(path), resolution=resolution)
+def rows(
+    instances: int, first: int, now: int, resolution: int, coarse: int, rolled: int
+) -> Iterator[tuple[int, int, float, float, int]]:
+    """Every instance's rows in key order: coarse ones before ``rolled``, then fine.
+
+    The fine bucket starting at ``first + k * resolution`` holds ``k % 7`` bad events
+    of 1000; a coarse bucket holds the sum of its fine buckets.
+    """
+    step = coarse // resolution if coarse else 1
+    for i in range(1, instances + 1):
+        t = first
+        while t < rolled:
+            k0 = (t - first) // resolution
+            bad = float(sum((k0 + j) % 7 for j in range(step)))
+            yield i, t, bad, 1000.0 * step, step
+            t += coarse
+        while t < now:
+            yield i, t, float((t - first) // resolution % 7), 1000.0, 1
+            t += resolution
+
+
+def fill(
+    path: Path,
+    instances: int,
+    days: float,
+    resolution: int,
+    now: int,
+    coarse: int,
+    fine_span: float,
+) -> tuple[float, int]:
+    """Fill the database; returns the time taken and the rows written."""
+    history = History(Store(path), resolution=resolution, coarse=coarse or None)
     steps = int(days * 86400 // resolution)
     first = now - steps * resolution
+    rolled = first
+    if coarse:
+        first = first // coarse * coarse
+        rolled = max(first, math.floor((now - fine_span) / coarse) * coarse)
     began = time.perf_counter()
+    written = 0
     with history.store.transaction() as conn:
         conn.executemany(
             "INSERT INTO history_instance (id, name) VALUES (?, ?)",
             ((i, f'slo{{shard="{i}"}}') for i in range(1, instances + 1)),
         )
-        conn.executemany(
+        cur = conn.executemany(
             "INSERT INTO history_bucket (instance, start, bad, total, known) "
-            "VALUES (?, ?, ?, ?, 1)",
-            (
-                (i, first + k * resolution, float(k % 7), 1000.0)
-                for i in range(1, instances + 1)
-                for k in range(steps)
-            ),
+            "VALUES (?, ?, ?, ?, ?)",
+            rows(instances, first, now, resolution, coarse, rolled),
         )
+        written = cur.rowcount
+        if coarse:
+            conn.executemany(
+                "INSERT INTO history_meta (key, value) VALUES (?, ?)",
+                (("coarse", str(coarse)), ("rolled_before", str(rolled))),
+            )
     history.store.close()
-    return time.perf_counter() - began
+    return time.perf_counter() - began, written
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--instances", type=int, default=10_000)
     parser.add_argument("--days", type=float, default=30)
-    parser.add_argument("--resolution", type=int, default=300)
+    parser.add_argument("--resolution", type=int, default=60)
+    parser.add_argument("--coarse", type=int, default=900, help="0: no roll-up")
+    parser.add_argument("--fine-span", type=float, default=86400.0)
     parser.add_argument("--dir", default=None, help="where to put the database")
     args = parser.parse_args(argv)
 
-    now = int(time.time()) // args.resolution * args.resolution
+    r = args.resolution
+    now = int(time.time()) // 3600 * 3600
     spans = SLO("x", "x", 0.999, RatioSLI(total="t", bad="b")).windows()
     with tempfile.TemporaryDirectory(dir=args.dir) as tmp:
         path = Path(tmp) / "history.db"
-        filled = fill(path, args.instances, args.days, args.resolution, now)
-        rows = args.instances * int(args.days * 86400 // args.resolution)
+        filled, stored = fill(
+            path, args.instances, args.days, r, now, args.coarse, args.fine_span
+        )
+        buckets = args.instances * int(args.days * 86400 // r)
         size = sum(
             os.path.getsize(p)
             for p in Path(tmp).iterdir()
@@ -66,28 +113,47 @@ def main(argv: list[str] | None = None) -> int:
         )
 
         began = time.perf_counter()
-        history = History(Store(path), resolution=args.resolution)
+        history = History(
+            Store(path),
+            resolution=r,
+            coarse=args.coarse or None,
+            fine_span=args.fine_span,
+        )
         history.load_all()
         loaded = time.perf_counter() - began
 
         began = time.perf_counter()
-        n = 0
+        n = wrong = 0
         for instance in history.instances():
             for w in history.windows(instance, now, spans).values():
                 n += w.known_buckets > 0
+                wrong += w.total != 1000.0 * w.known_buckets
         evaluated = time.perf_counter() - began
         rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
+        began = time.perf_counter()
+        merged = history.roll_up(now + 3600)
+        rolled = time.perf_counter() - began
+
     print(f"instances       {args.instances}")
-    print(f"days            {args.days:g} at {args.resolution} s ({rows:,} buckets)")
-    print(f"fill            {filled:.1f} s ({rows / filled:,.0f} rows/s)")
-    print(f"disk            {size / 1e6:,.0f} MB ({size / rows:.1f} B/bucket)")
+    print(f"days            {args.days:g} at {r} s ({buckets:,} buckets)")
+    if args.coarse:
+        print(
+            f"roll-up         older than {args.fine_span:g} s into {args.coarse} s"
+            f" ({stored:,} rows)"
+        )
+    print(f"fill            {filled:.1f} s ({stored / filled:,.0f} rows/s)")
+    print(
+        f"disk            {size / 1e6:,.0f} MB ({size / stored:.1f} B/row,"
+        f" {size / buckets:.1f} B per {r} s bucket)"
+    )
     print(f"load all        {loaded:.1f} s")
     print(
         f"windows         {n:,} in {evaluated * 1000:.0f} ms"
-        f" ({len(spans)} per instance)"
+        f" ({len(spans)} per instance, {wrong} with a wrong total)"
     )
     print(f"max RSS         {rss:,.0f} MB")
+    print(f"hourly roll-up  {merged:,} rows in {rolled:.1f} s")
     return 0
 
 
