@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from .network import RuleEntry
 
 PENDING, FIRED, CANCELLED = 0, 1, 2
+SUPPORT_LOST = 3  # fired, and its match has since gone
 
 
 class Activation:
@@ -69,9 +70,14 @@ class Agenda:
         self._live -= 1
         heap = self._heap
         if len(heap) > 64 and len(heap) > 4 * self._live:
-            # in place: the engine's run loop holds this list
-            heap[:] = [item for item in heap if item[2].state == PENDING]
-            heapq.heapify(heap)
+            self.compact()
+
+    def compact(self) -> None:
+        """Drop cancelled activations from the heap, in place (the engine's run
+        loop holds the list)."""
+        heap = self._heap
+        heap[:] = [item for item in heap if item[2].state == PENDING]
+        heapq.heapify(heap)
 
     def restore(self, activation: Activation) -> None:
         """Put back a popped activation that did not fire after all."""

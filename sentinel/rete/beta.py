@@ -20,10 +20,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from heapq import heappush
 from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
-from .agenda import PENDING
+from .agenda import CANCELLED, PENDING, SUPPORT_LOST, Activation
 from .alpha import WME, AlphaMemory, KeyGetter, no_key
 from .expr import EVAL_ERRORS
 
@@ -500,22 +501,39 @@ class ConjunctivePartner:
 
 
 class TerminalNode:
-    """The end of a rule: a token here is an activation on the agenda."""
+    """The end of a rule: a token here is an activation on the agenda.
 
-    __slots__ = ("engine", "entry")
+    Pushing onto and cancelling from the agenda are inlined here (see
+    :class:`~.agenda.Agenda`): every match that comes or goes passes through.
+    """
+
+    __slots__ = ("engine", "entry", "priority")
 
     def __init__(self, engine: Engine, entry: RuleEntry) -> None:
         self.engine = engine
         self.entry = entry
+        self.priority = -entry.salience
 
     def activate(self, token: Token) -> None:
         engine = self.engine
-        engine._activations[token] = engine._agenda.push(self.entry, token)
+        agenda = engine._agenda
+        agenda._seq = seq = agenda._seq + 1
+        activation = Activation(self.entry, token, seq)
+        heappush(agenda._heap, (self.priority, seq, activation))
+        agenda._live += 1
+        engine._activations[token] = activation
 
     def deactivate(self, token: Token) -> None:
         engine = self.engine
         activation = engine._activations.pop(token)
         if activation.state == PENDING:
-            engine._agenda.cancel(activation)
-        else:
+            activation.state = CANCELLED
+            agenda = engine._agenda
+            agenda._live -= 1
+            heap = agenda._heap
+            if len(heap) > 64 and len(heap) > 4 * agenda._live:
+                agenda.compact()
+        elif activation.derived:
             engine._lost(activation)
+        else:
+            activation.state = SUPPORT_LOST

@@ -35,7 +35,7 @@ from operator import itemgetter
 from types import FunctionType
 from typing import Any
 
-from .agenda import FIRED, PENDING, Activation, Agenda
+from .agenda import FIRED, PENDING, SUPPORT_LOST, Activation, Agenda
 from .alpha import WME, AlphaNetwork, KeyGetter, key_getter
 from .beta import (
     ConjunctiveNode,
@@ -78,7 +78,6 @@ trace_fire = logging.getLogger("sentinel.rete.trace.fire")
 DEBUG = logging.DEBUG
 _clock = time.perf_counter
 _heappop = heapq.heappop
-SUPPORT_LOST = 3  # activation state: fired, and its match has since gone
 
 
 @dataclass
@@ -759,7 +758,7 @@ class _Compiler:
         if everything:
             names = list(slots)
         if not names:
-            return lambda ctx: function(ctx)
+            return function
         pairs = [(name, slots[name]) for name in names]
 
         def invoke(ctx: Context) -> Any:
