@@ -81,13 +81,16 @@ Index = tuple[KeyGetter, dict[Any, dict[Token, None]]]
 class MemoryNode:
     """Base of the nodes that make tokens."""
 
-    __slots__ = ("children", "index", "indexes", "watchers")
+    __slots__ = ("children", "index", "indexes", "under_root", "watchers")
 
     def __init__(self) -> None:
         self.children: list[Any] = []
         self.watchers: list[Any] = []
         self.indexes: list[Index] = []
         self.index: Index | None = None  # the only index, when there is one
+        # whether this node's tokens extend the root token, which is never removed
+        # and so need not know its children
+        self.under_root = False
 
     def add_index(self, getter: KeyGetter) -> dict[Any, dict[Token, None]]:
         table: dict[Any, dict[Token, None]] = {}
@@ -122,11 +125,12 @@ class MemoryNode:
                     bucket[token] = None
         else:
             token = Token(parent, wme, vals, self)
-        siblings = parent.children
-        if siblings is None:
-            parent.children = {token: None}
-        else:
-            siblings[token] = None
+        if not self.under_root:
+            siblings = parent.children
+            if siblings is None:
+                parent.children = {token: None}
+            else:
+                siblings[token] = None
         if wme is not None:
             wme.tokens[token] = None
         for child in self.children:
@@ -356,7 +360,7 @@ class NegativeNode(MemoryNode):
         count = len(bucket) if bucket else 0
         self.counts[token] = count
         if (count > 0) == self.exists:
-            self._open(token)
+            self.outputs[token] = self.emit(token, None, token.vals)
 
     def deactivate(self, token: Token) -> None:
         self.counts.pop(token, None)

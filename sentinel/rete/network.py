@@ -656,6 +656,8 @@ class _Compiler:
         return entry
 
     def attach(self, scope: _Scope, node: Any, stateful: bool) -> None:
+        if scope.node is self.engine._root and isinstance(node, MemoryNode):
+            node.under_root = True
         driver = scope.driver
         if driver is not None and driver.sub is None:
             driver.sub = node
