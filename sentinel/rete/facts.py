@@ -112,6 +112,9 @@ class Fact:
 
     def replace(self, **changes: Any) -> Fact:
         """A copy of this fact with ``changes`` applied."""
+        return self._replaced(changes)
+
+    def _replaced(self, changes: Mapping[str, Any]) -> Fact:
         attrs = self._attrs.copy()
         digest = self._hash
         for key, value in changes.items():

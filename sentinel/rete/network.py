@@ -292,7 +292,7 @@ class Engine:
         wme = wm.get(fact)
         if wme is None:
             raise KeyError(f"not in working memory: {fact!r}")
-        new = fact.replace(**changes)
+        new = fact._replaced(changes)
         if new._hash == fact._hash and new == fact:
             return wme.fact
         start = _clock()
