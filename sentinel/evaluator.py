@@ -73,11 +73,15 @@ def sli_attributes(slo_id: str, seconds: float, w: WindowCounts) -> dict[str, An
     quality = "ok"
     if w.quality & Quality.BAD_WITHOUT_TOTAL:
         quality = "missing_total"
+    elif w.quality & Quality.MISSING_GOOD:
+        quality = "missing_good"
     elif w.quality & Quality.CLAMPED:
         quality = "clamped"
+    elif w.quality & Quality.PARTIAL:
+        quality = "partial"
     if w.known_buckets == 0:
         state = "unknown"
-    elif quality == "missing_total":
+    elif quality in ("missing_total", "missing_good"):
         state = "incomplete"
     elif w.total <= 0:
         state = "no_data"
@@ -92,6 +96,8 @@ def sli_attributes(slo_id: str, seconds: float, w: WindowCounts) -> dict[str, An
         "coverage": round(w.coverage, 6),
         "state": state,
         "quality": quality,
+        # C08: a series of unknown age was not counted from zero; bad may be low.
+        "lower_bound": bool(w.quality & Quality.LOWER_BOUND),
     }
 
 
@@ -336,6 +342,7 @@ class Evaluator:
                     "coverage": f["coverage"],
                     "state": f["state"],
                     "quality": f["quality"],
+                    "lower_bound": f["lower_bound"],
                     "error_ratio": burn["ratio"] if burn else None,
                     "burn_rate": burn["rate"] if burn else None,
                 }

@@ -228,6 +228,12 @@ class Quality(enum.IntFlag):
     WARNINGS = 16
     #: a sample was NaN; the increments it touched are unknown.
     NAN = 32
+    #: a good-based SLI had traffic but no good series at all (e.g. a latency
+    #: threshold that is no bucket bound): bad events cannot be known (C11, C12).
+    MISSING_GOOD = 64
+    #: counted from part of the series only (a scrape target down): a sample of the
+    #: traffic, good enough for a ratio, not a full count.
+    PARTIAL = 128
 
 
 # Fact types the rules may read without any rule making them: the evaluator asserts

@@ -257,7 +257,7 @@ def to_increment(
     quality = sums.quality
     if other_is_good:
         if not sums.other_series and sums.total > 0:
-            return unknown("no good series next to the total")
+            return unknown("no good series next to the total", Quality.MISSING_GOOD)
         bad = sums.total - sums.other
         if bad < 0:
             bad = 0.0
