@@ -63,9 +63,16 @@ class Instance:
 
 
 def parse_group(instance: str, slo_name: str) -> dict[str, str]:
-    """The ``group_by`` label values encoded in an instance id."""
-    inner = instance[len(slo_name) :].strip("{}")
-    return {k: v.replace('\\"', '"') for k, v in _GROUP_RE.findall(inner)}
+    """The ``group_by`` label values encoded in an instance id (its inverse)."""
+    inner = instance[len(slo_name) + 1 : -1]
+    return {k: _UNESCAPE_RE.sub(_unescape, v) for k, v in _GROUP_RE.findall(inner)}
+
+
+_UNESCAPE_RE = re.compile(r"\\(.)", re.S)
+
+
+def _unescape(m: re.Match[str]) -> str:
+    return "\n" if m.group(1) == "n" else m.group(1)
 
 
 def sli_attributes(slo_id: str, seconds: float, w: WindowCounts) -> dict[str, Any]:

@@ -204,8 +204,13 @@ def instance_id(slo_name: str, group: Mapping[str, str]) -> str:
     """Identity of one SLO instance: ``checkout`` or ``checkout{region="eu"}``."""
     if not group:
         return slo_name
-    inner = ",".join(f'{k}="{v}"' for k, v in sorted(group.items()))
+    inner = ",".join(f'{k}="{_escape(v)}"' for k, v in sorted(group.items()))
     return f"{slo_name}{{{inner}}}"
+
+
+def _escape(value: str) -> str:
+    """Label value escaping as in the Prometheus text format."""
+    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
 
 
 class Quality(enum.IntFlag):
