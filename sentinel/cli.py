@@ -62,6 +62,8 @@ def _configure_logging(level: str) -> None:
     )
     # urllib3 logs request paths at DEBUG; some (Slack) hold secrets.
     logging.getLogger("urllib3").setLevel(logging.WARNING)
+    # APScheduler logs every job run at INFO; Sentinel logs what matters of them.
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
 
 
 def _run(args: argparse.Namespace) -> int:

@@ -71,7 +71,7 @@ log = logging.getLogger(__name__)
 
 DELIVERY_INTERVAL = 5.0  # seconds between outbox passes outside evaluations
 PRUNE_INTERVAL = 3600.0
-STOP_TIMEOUT = 30.0
+STOP_TIMEOUT = 20.0  # under the 30 s systemd gives before SIGKILL
 
 
 @dataclass
@@ -327,6 +327,7 @@ class Daemon:
         self.evaluate()
         self._ready = True
         self.metrics.ready.set(1)
+        self.metrics.config_last_reload_success.set(1)  # the config it started with
         self.scheduler = BackgroundScheduler(timezone="UTC")
         self.scheduler.add_listener(
             self._on_job_event, EVENT_JOB_MISSED | EVENT_JOB_ERROR | EVENT_JOB_SUBMITTED
@@ -402,15 +403,28 @@ class Daemon:
         self._stop.set()
 
     def stop(self, timeout: float = STOP_TIMEOUT) -> None:
-        """Finish the running evaluation, deliver what is due, close everything."""
+        """Finish the running evaluation, deliver what is due, close everything.
+
+        Bounded by ``timeout``: an evaluation stuck on a hanging source is left to
+        die with the process. Nothing is lost that way: state and the outbox are
+        committed transactions, and what is queued is sent after the next start.
+        """
+        deadline = time.monotonic() + timeout
         if self.scheduler is not None and self.scheduler.running:
             self.scheduler.pause()
             closer = threading.Thread(target=self.scheduler.shutdown, daemon=True)
             closer.start()
             closer.join(timeout)
-            if closer.is_alive():
-                log.error("an evaluation did not finish within %gs", timeout)
-        with self._eval_lock:
+        if not self._eval_lock.acquire(timeout=max(0.0, deadline - time.monotonic())):
+            log.error(
+                "an evaluation did not finish within %gs; stopping without it "
+                "(queued notifications stay in the outbox)",
+                timeout,
+            )
+            if self.server is not None:
+                self.server.stop()
+            return
+        try:
             try:
                 self.outbox.deliver_due(self.clock())
             except SentinelError as exc:
@@ -421,6 +435,8 @@ class Daemon:
             if self.store is not None:
                 self.store.close()
                 self.store = None
+        finally:
+            self._eval_lock.release()
         log.info("sentinel stopped")
 
     # -- work ------------------------------------------------------------------------

@@ -7,6 +7,7 @@ so an hour of history takes a second and nothing sleeps.
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -154,4 +155,16 @@ def test_a_failed_evaluation_rebuilds_the_network_and_the_next_one_works(
 
     step(daemon, clock, service, good=500, bad=500)
     assert len(page_1h(webhook_receiver.notifications, "firing")) == 1
+    daemon.stop()
+
+
+def test_stop_is_bounded_when_an_evaluation_hangs(config: Path) -> None:
+    daemon = Daemon(config, clock=Clock(T0))
+    daemon._eval_lock.acquire()  # an evaluation stuck on a hanging source
+    try:
+        started = time.monotonic()
+        daemon.stop(timeout=1.0)
+        assert time.monotonic() - started < 3
+    finally:
+        daemon._eval_lock.release()
     daemon.stop()
