@@ -295,6 +295,19 @@ def test_budget_exhausted_alert() -> None:
     assert alert["annotations"]["error_ratio"] == pytest.approx(0.0012)
 
 
+def test_budget_exhausted_waits_for_a_tenth_of_the_period_and_enough_events() -> None:
+    world = quiet_world()
+    world.set("30d", 50, 1_000, coverage=0.001)  # minutes after a start
+    assert world.one("budget")["remaining"] < 0
+    assert world.alerts("SLOErrorBudgetExhausted") == []
+
+    world.set("30d", 10, 1_000, coverage=0.5)  # half a period, 10 bad events
+    assert world.alerts("SLOErrorBudgetExhausted") == []
+
+    world.set("30d", 20, 1_000, coverage=0.1)
+    assert len(world.alerts("SLOErrorBudgetExhausted")) == 1
+
+
 # -- data quality ----------------------------------------------------------------------
 
 
