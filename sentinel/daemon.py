@@ -41,7 +41,7 @@ from prometheus_client import CollectorRegistry
 from sentinel import config as cfg
 from sentinel.alerts import Alert, AlertBook
 from sentinel.errors import ConfigError, SentinelError
-from sentinel.evaluator import Evaluator, MetricSpec, metric_specs
+from sentinel.evaluator import Evaluator
 from sentinel.history import History, retention_for
 from sentinel.metrics import (
     DaemonMetrics,
@@ -60,7 +60,7 @@ from sentinel.notify import (
     alertmanager_cluster,
 )
 from sentinel.rete import Engine, Rule
-from sentinel.rete.dsl import load_rules
+from sentinel.rete.dsl import MetricSpec, load_rules
 from sentinel.server import HTTPServer
 from sentinel.sources.base import Source
 from sentinel.sources.prometheus import BasicAuth, BearerAuth, PrometheusSource, Secret
@@ -112,17 +112,7 @@ def _keep_unchanged_sources(old: Runtime, new: Runtime) -> set[str]:
 def load_rule_files(files: Sequence[Path]) -> tuple[list[Rule], list[MetricSpec]]:
     """Every rule and metric declaration of ``files``, in order."""
     ruleset = load_rules(files, known_types=HOST_FACT_TYPES)
-    declarations = [
-        {
-            "name": m.name,
-            "help": m.help,
-            "fact": m.fact,
-            "value": m.value,
-            "labels": tuple(m.labels),
-        }
-        for m in ruleset.metrics
-    ]
-    return list(ruleset.rules), metric_specs(declarations)
+    return list(ruleset.rules), list(ruleset.metrics)
 
 
 def _auth(

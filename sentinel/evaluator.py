@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 import math
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,26 +28,11 @@ from sentinel.history import History, WindowCounts
 from sentinel.metrics import ExportedMetric, Sample
 from sentinel.model import SLO, Quality, format_duration, slo_fact, tier_facts
 from sentinel.rete import Engine, Fact
+from sentinel.rete.dsl import MetricSpec
 
 log = logging.getLogger(__name__)
 
 _GROUP_RE = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"')
-
-
-@dataclass(frozen=True)
-class MetricSpec:
-    """A gauge a rule pack exports: one sample per fact of ``fact``."""
-
-    name: str
-    help: str
-    fact: str
-    value: str
-    #: (metric label, fact attribute) pairs; ``slo=id`` in a rule file renames.
-    labels: tuple[tuple[str, str], ...]
-
-    @property
-    def label_names(self) -> tuple[str, ...]:
-        return tuple(label for label, _ in self.labels)
 
 
 @dataclass
@@ -320,14 +305,14 @@ class Evaluator:
         out = []
         facts: dict[str, list[Fact]] = {}
         for spec in self.metric_specs:
-            metric = ExportedMetric(spec.name, spec.help, spec.label_names)
+            metric = ExportedMetric(spec.name, spec.help, spec.labels)
             if spec.fact not in facts:
                 facts[spec.fact] = self.engine.facts(spec.fact)
             for f in facts[spec.fact]:
                 value = f.get(spec.value)
                 if isinstance(value, bool) or not isinstance(value, int | float):
                     continue
-                labels = {label: str(f.get(attr, "")) for label, attr in spec.labels}
+                labels = {name: str(f.get(name, "")) for name in spec.labels}
                 metric.samples.append(Sample(labels, float(value)))
             out.append(metric)
         return out
@@ -368,22 +353,3 @@ class Evaluator:
                 }
             )
         return views
-
-
-def metric_specs(declarations: Iterable[Mapping[str, Any]]) -> list[MetricSpec]:
-    """Metric declarations of rule packs, first declaration of a name winning."""
-    seen: dict[str, MetricSpec] = {}
-    for d in declarations:
-        labels = []
-        for item in d.get("labels", ()):
-            label, _, attr = str(item).partition("=")
-            labels.append((label.strip(), (attr or label).strip()))
-        spec = MetricSpec(
-            str(d["name"]),
-            str(d.get("help", "")),
-            str(d["fact"]),
-            str(d["value"]),
-            tuple(labels),
-        )
-        seen.setdefault(spec.name, spec)
-    return list(seen.values())
