@@ -510,7 +510,9 @@ class History:
         """Record a source's increments in one transaction; returns buckets written.
 
         An increment spanning several buckets is spread evenly over them and marked
-        :attr:`Quality.INTERPOLATED`; sources normally emit one bucket each.
+        :attr:`Quality.INTERPOLATED`; sources normally emit one bucket each. A known
+        increment whose counts are not finite numbers >= 0 is recorded as unknown,
+        with the reason, rather than failing the whole call.
         """
         written = 0
         with self.batch():
@@ -518,6 +520,31 @@ class History:
                 start = self.align(inc.start)
                 end = max(start + self.resolution, -self.align(-inc.end))
                 n = (end - start) // self.resolution
+                if inc.known and not (
+                    math.isfinite(inc.bad)
+                    and math.isfinite(inc.total)
+                    and inc.bad >= 0
+                    and inc.total >= 0
+                ):
+                    log.warning(
+                        "%s: increment at %d is not finite and >= 0"
+                        " (bad=%r total=%r); recorded as unknown",
+                        inc.instance,
+                        start,
+                        inc.bad,
+                        inc.total,
+                    )
+                    finite = math.isfinite(inc.bad) and math.isfinite(inc.total)
+                    self.record_unknown(
+                        inc.instance,
+                        start,
+                        end,
+                        f"{'negative' if finite else 'non-finite'} increment:"
+                        f" bad={inc.bad!r} total={inc.total!r}",
+                        inc.quality | (Quality.NONE if finite else Quality.NAN),
+                    )
+                    written += n
+                    continue
                 if not inc.known:
                     self.record_unknown(
                         inc.instance, start, end, inc.reason or "unknown", inc.quality
