@@ -11,9 +11,17 @@ anything (C07):
   scraper saw the scrape before and knows the series was not there. When the series
   carries a ``_created`` time older than the previous scrape it is not new (it was
   hidden, not born) and its first value is not counted, marked a lower bound;
-- the first scrape of a target, or the first after a failed one, is a baseline: the
-  increase across a gap is not attributed, and the SLO instances the target feeds are
-  unknown for that bucket (C17), never zero.
+- the first scrape of a target, or the first after a failed one, is a baseline for
+  that target's own series: the increase across a gap is not attributed (C17);
+- an SLO instance fed by several targets is counted from those that answered when
+  some are down or in their baseline, and the bucket is marked
+  :attr:`Quality.PARTIAL` (a sample of the traffic: the ratio still holds, so burn
+  rates and pages keep working, and a data alert says the count is incomplete). Only
+  when no target feeding it answered is the bucket unknown, never zero. Which
+  instances a down target feeds is what its last successful scrape showed; a target
+  that never answered may feed any, so every instance is marked partial;
+- a non-finite value (``NaN``, ``+Inf``) or a sum that overflows makes the instance
+  unknown for the bucket, marked :attr:`Quality.NAN`.
 
 SLO selectors are matched onto the scraped series with :mod:`.selector`; every sample
 also carries the labels of its target (``instance`` = host:port, plus any configured,
@@ -153,6 +161,8 @@ class ScrapeSource:
         report = TickReport(now)
         # Keyed by (target index, series): two targets may expose the same series.
         deltas: dict[tuple[int, SeriesKey], tuple[float, Quality]] = {}
+        # Targets whose increases are not known this tick, with the reason: down,
+        # or answering for the first time since start or a failure (a baseline).
         unknown_targets: dict[int, str] = {}
         current: dict[tuple[int, SeriesKey], float] = {}
         for index, state in enumerate(self._targets):
@@ -218,12 +228,16 @@ class ScrapeSource:
         previous_created = state.previous_created
         out: dict[SeriesKey, tuple[float, Quality]] = {}
         for key, value in values.items():
-            if math.isnan(value):
-                out[key] = (math.nan, Quality.NAN)
+            if not math.isfinite(value):
+                out[key] = (value, Quality.NAN)
                 continue
             before = state.values.get(key)
             created = state.created.get(_created_key(key))
-            if before is None or math.isnan(before):
+            if before is not None and not math.isfinite(before):
+                # No number to count from: the increase is unknown, not the value.
+                out[key] = (0.0, Quality.LOWER_BOUND)
+                continue
+            if before is None:
                 if created is not None and created <= state.scraped_at:
                     out[key] = (0.0, Quality.LOWER_BOUND)  # hidden, not new
                 else:
@@ -250,7 +264,12 @@ class ScrapeSource:
         slo = reading.slo
         groups: dict[tuple[str, ...], GroupSums] = {}
         labels_of: dict[tuple[str, ...], dict[str, str]] = {}
+        # Per instance: why a target feeding it is not counted, and whether a target
+        # that answered gave it a total series.
+        missing: dict[tuple[str, ...], str] = {}
+        answered: set[tuple[str, ...]] = set()
         for key in current:
+            index = key[0]
             name, pairs = key[1]
             labels = dict(pairs)
             is_total = reading.total.matches(name, labels)
@@ -263,29 +282,56 @@ class ScrapeSource:
             gk = group_key(labels, slo.group_by)
             labels_of.setdefault(gk, dict(zip(slo.group_by, gk, strict=True)))
             sums = groups.setdefault(gk, GroupSums())
-            delta, quality = deltas.get(key, (0.0, Quality.NONE))
-            if key not in deltas:
-                sums.unknown = sums.unknown or "baseline scrape"
+            if key not in deltas:  # the target's baseline: its increase is unknown
+                missing.setdefault(gk, unknown_targets.get(index, "baseline scrape"))
+                continue
+            delta, quality = deltas[key]
             sums.quality |= quality
-            if math.isnan(delta):
-                sums.unknown = f"NaN sample in {name}"
+            if not math.isfinite(delta):
+                sums.unknown = (
+                    f"NaN sample in {name}"
+                    if math.isnan(delta)
+                    else f"non-finite increase in {name}"
+                )
                 continue
             if is_total:
                 sums.total += delta
                 sums.total_series += 1
+                answered.add(gk)
             if is_other:
                 sums.other += delta
                 sums.other_series += 1
 
-        # Instances fed by a target that is down or just came back are unknown.
+        # Instances fed by a target that is down: what it fed at its last success,
+        # or, when it never answered, any instance.
+        anywhere: str | None = None
         for index, reason in unknown_targets.items():
-            for slo_name, gk in self._targets[index].feeds:
+            state = self._targets[index]
+            if state.health is not None and state.health.up:
+                continue  # a baseline, handled by its series above
+            if state.scraped_at is None:
+                anywhere = anywhere or reason
+                continue
+            for slo_name, gk in state.feeds:
                 if slo_name == slo.name:
                     labels_of.setdefault(gk, dict(zip(slo.group_by, gk, strict=True)))
-                    groups.setdefault(gk, GroupSums()).unknown = reason
+                    groups.setdefault(gk, GroupSums())
+                    missing.setdefault(gk, reason)
         if not groups and not slo.group_by:
             labels_of[()] = {}
             groups[()] = GroupSums()
+        for gk, sums in groups.items():
+            not_counted = missing.get(gk, anywhere)
+            if not_counted is not None:
+                if gk in answered:
+                    sums.quality |= Quality.PARTIAL
+                elif not sums.unknown:
+                    sums.unknown = not_counted
+            if not sums.unknown and not (
+                math.isfinite(sums.total) and math.isfinite(sums.other)
+            ):
+                sums.unknown = f"non-finite sum of the series of {slo.name}"
+                sums.quality |= Quality.NAN
 
         self._remember_feeds(reading)
         out = []

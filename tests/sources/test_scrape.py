@@ -14,6 +14,7 @@ from sentinel.model import SLO, LatencySLI, Quality, RatioSLI
 from sentinel.sources.scrape import ScrapeSource, Target
 from sentinel.store import Store
 from tests.sources.conftest import Answer
+from tests.sources.evaluate import alerts, named
 
 T0 = 1_700_000_040 - 1_700_000_040 % 60
 
@@ -292,3 +293,158 @@ def test_c08_created_time_tells_new_from_hidden(fake_server):
     lines["text"] = head.replace("5000", "5200") + errors.format(50)
     inc = by_instance(source.tick(T0 + 60))["api"]
     assert (inc.bad, inc.total) == (0, 200) and inc.quality & Quality.LOWER_BOUND
+
+
+# -- targets that do not answer -----------------------------------------------------
+
+
+def two_pods(fake_server, down=()):
+    """Pods a and b behind one fake server; a pod in ``down`` answers 500."""
+    pods = {"a": App(), "b": App()}
+
+    def respond(path):
+        pod = path.strip("/")
+        return Answer("oops", status=500) if pod in down else pods[pod].answer(path)
+
+    fake_server.respond = respond
+    return pods, [fake_server.url + "/a", fake_server.url + "/b"]
+
+
+def test_one_target_down_counts_the_others_and_marks_the_bucket_partial(fake_server):
+    down = set()
+    pods, urls = two_pods(fake_server, down)
+    source = ScrapeSource([ratio_slo()], urls)
+    source.tick(T0)
+    for pod in pods.values():
+        pod.requests.labels("200", "eu").inc(100)
+    inc = by_instance(source.tick(T0 + 60))["api"]
+    assert (inc.known, inc.bad, inc.total, inc.quality) == (True, 0, 200, Quality.NONE)
+
+    down.add("b")
+    pods["a"].requests.labels("200", "eu").inc(50)
+    pods["a"].requests.labels("500", "eu").inc(50)
+    pods["b"].requests.labels("200", "eu").inc(100)
+    inc = by_instance(source.tick(T0 + 120))["api"]
+    assert (inc.known, inc.bad, inc.total) == (True, 50, 100)
+    assert inc.quality == Quality.PARTIAL
+
+    # b is back: a baseline for b's own series only; a is still counted.
+    down.clear()
+    pods["a"].requests.labels("500", "eu").inc(10)
+    pods["b"].requests.labels("200", "eu").inc(1000)  # across b's gap: not counted
+    inc = by_instance(source.tick(T0 + 180))["api"]
+    assert (inc.known, inc.bad, inc.total, inc.quality) == (
+        True,
+        10,
+        10,
+        Quality.PARTIAL,
+    )
+    pods["b"].requests.labels("200", "eu").inc(90)
+    inc = by_instance(source.tick(T0 + 240))["api"]
+    assert (inc.known, inc.bad, inc.total, inc.quality) == (True, 0, 90, Quality.NONE)
+
+
+def test_a_target_down_since_start_marks_every_instance_partial(fake_server):
+    pods, urls = two_pods(fake_server, down={"b"})
+    source = ScrapeSource([ratio_slo()], urls)
+    source.tick(T0)
+    pods["a"].requests.labels("500", "eu").inc(5)
+    pods["a"].requests.labels("200", "eu").inc(5)
+    inc = by_instance(source.tick(T0 + 60))["api"]
+    assert (inc.known, inc.bad, inc.total) == (True, 5, 10)
+    assert inc.quality == Quality.PARTIAL
+
+
+def test_every_target_feeding_an_instance_down_or_in_baseline_is_unknown(fake_server):
+    down = {"b"}
+    pods, urls = two_pods(fake_server, down)
+    pods["a"].requests.labels("200", "eu").inc(5)
+    source = ScrapeSource([ratio_slo()], urls)
+    first = by_instance(source.tick(T0))["api"]  # a's baseline, b down
+    assert not first.known and "baseline" in first.reason
+    down.add("a")
+    pods["a"].requests.labels("200", "eu").inc(5)
+    inc = by_instance(source.tick(T0 + 60))["api"]
+    assert not inc.known and "down: HTTP 500" in inc.reason
+
+
+def test_a_down_target_affects_only_the_instances_it_fed(fake_server):
+    down = set()
+    pods, urls = two_pods(fake_server, down)
+    pods["a"].requests.labels("200", "eu").inc(1)
+    pods["b"].requests.labels("200", "us").inc(1)
+    source = ScrapeSource([ratio_slo(["region"])], urls)
+    source.tick(T0)
+    source.tick(T0 + 60)
+    down.add("b")
+    pods["a"].requests.labels("200", "eu").inc(7)
+    got = by_instance(source.tick(T0 + 120))
+    eu, us = got['api{region="eu"}'], got['api{region="us"}']
+    assert (eu.known, eu.total, eu.quality) == (True, 7, Quality.NONE)
+    assert not us.known and "down" in us.reason
+
+
+def test_a_failing_target_does_not_hide_the_page_of_the_ones_that_answer(
+    fake_server,
+):
+    down = set()
+    pods, urls = two_pods(fake_server, down)
+    slo = ratio_slo()
+    history = History(Store(":memory:"))
+    source = ScrapeSource([slo], urls)
+    pods["b"].requests.labels("200", "eu").inc(1)
+    history.apply(source.tick(T0).increments)
+    down.add("b")
+    for minute in range(1, 11):
+        pods["a"].requests.labels("200", "eu").inc(50)
+        pods["a"].requests.labels("500", "eu").inc(50)
+        history.apply(source.tick(T0 + 60 * minute).increments)
+    found = alerts([slo], history, T0 + 600)
+    assert {a["tier"] for a in named(found, "SLOBurnRateHigh")} >= {"page-1h"}
+    assert {a["quality"] for a in named(found, "SLODataIncomplete")} == {"partial"}
+
+
+# -- values that are not numbers ----------------------------------------------------
+
+
+@pytest.mark.parametrize("value", ["+Inf", "NaN"])
+def test_non_finite_counter_is_unknown_for_its_slo_only(fake_server, tmp_path, value):
+    body = {"errors": "1"}
+    fake_server.respond = lambda path: Answer(
+        f"requests_total 100\nerrors_total {body['errors']}\nweb_requests_total 100\n"
+    )
+    api = SLO("api", "svc", 0.999, RatioSLI(total="requests_total", bad="errors_total"))
+    web = SLO("web", "svc", 0.999, RatioSLI(total="web_requests_total", bad="x_total"))
+    history = History(Store(tmp_path / "h.db"))
+    source = ScrapeSource([api, web], [fake_server.url])
+    history.apply(source.tick(T0).increments)
+    body["errors"] = value
+    got = by_instance(source.tick(T0 + 60))
+    assert not got["api"].known and got["api"].quality & Quality.NAN
+    assert "errors_total" in got["api"].reason
+    history.apply(got.values())
+    assert history.window("web", T0 + 60, 60).known_buckets == 1
+    # the next value counts from an unknown base: not counted, a lower bound
+    body["errors"] = "7"
+    inc = by_instance(source.tick(T0 + 120))["api"]
+    assert (inc.known, inc.bad) == (True, 0) and inc.quality & Quality.LOWER_BOUND
+
+
+def test_series_whose_sum_overflows_are_unknown_not_an_error(fake_server, tmp_path):
+    body = {"v": 0.0}
+    fake_server.respond = lambda path: Answer(
+        f'requests_total{{pod="a"}} {body["v"]!r}\n'
+        f'requests_total{{pod="b"}} {body["v"]!r}\n'
+        "web_requests_total 100\n"
+    )
+    api = SLO("api", "svc", 0.999, RatioSLI(total="requests_total", bad="e_total"))
+    web = SLO("web", "svc", 0.999, RatioSLI(total="web_requests_total", bad="x_total"))
+    history = History(Store(tmp_path / "h.db"))
+    source = ScrapeSource([api, web], [fake_server.url])
+    history.apply(source.tick(T0).increments)
+    body["v"] = 1.7e308
+    got = by_instance(source.tick(T0 + 60))
+    assert not got["api"].known and got["api"].quality & Quality.NAN
+    assert "non-finite" in got["api"].reason
+    history.apply(got.values())
+    assert history.window("web", T0 + 60, 60).known_buckets == 1
