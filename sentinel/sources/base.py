@@ -118,6 +118,8 @@ class SeriesIncrease:
     covered: set[int] = field(default_factory=set)
     #: Buckets holding a NaN sample.
     nan: set[int] = field(default_factory=set)
+    #: Buckets holding an infinite sample, or whose increase overflowed.
+    nonfinite: set[int] = field(default_factory=set)
     #: The series' first value in the read was not counted: it may be new (C08).
     lower_bound: set[int] = field(default_factory=set)
 
@@ -136,6 +138,9 @@ def series_increase(
     ``samples`` are ``(time, value)`` pairs sorted by time and may begin before
     ``start`` (earlier samples only serve as the base of the first increase).
 
+    A NaN or infinite sample marks its bucket (``nan``, ``nonfinite``) and starts the
+    series afresh, as does an increase too large for a float.
+
     A sample with no predecessor within ``max_gap`` starts the series afresh. Its value
     is counted from zero when ``new_from_zero`` is set (the caller knows the series is
     new, as a scraper does); otherwise it is not counted and the bucket is marked as a
@@ -148,9 +153,9 @@ def series_increase(
         if t > end:
             break
         b = bucket_of(t, resolution)
-        if math.isnan(value):
+        if not math.isfinite(value):
             if t > start:
-                out.nan.add(b)
+                (out.nan if math.isnan(value) else out.nonfinite).add(b)
             previous = None
             continue
         fresh = previous is None or t - previous[0] > max_gap
@@ -158,7 +163,10 @@ def series_increase(
             if previous is not None and not fresh:
                 delta = counter_delta(previous[1], value)
                 if delta:
-                    out.increases[b] = out.increases.get(b, 0.0) + delta
+                    summed = out.increases.get(b, 0.0) + delta
+                    if not math.isfinite(summed):
+                        out.nonfinite.add(b)
+                    out.increases[b] = summed
             elif new_from_zero:
                 if value:
                     out.increases[b] = out.increases.get(b, 0.0) + value

@@ -391,6 +391,7 @@ class PrometheusSource:
             tuple[str, ...], tuple[list[SeriesIncrease], list[SeriesIncrease]]
         ]
         per_group = {}
+        names: dict[int, str] = {}  # of the series with non-finite values
         seen = self._instances.setdefault(slo.name, {})
         for side, results in ((0, total), (1, other)):
             for series in results:
@@ -404,6 +405,8 @@ class PrometheusSource:
                     resolution=r,
                     max_gap=self.max_gap,
                 )
+                if inc.nan or inc.nonfinite:
+                    names[id(inc)] = _series_name(labels)
                 per_group.setdefault(key, ([], []))[side].append(inc)
         if not slo.group_by:
             per_group.setdefault((), ([], []))
@@ -416,7 +419,7 @@ class PrometheusSource:
             labels = seen[key]
             instance = instance_id(slo.name, labels)
             for b in bucket_starts(start, end, r):
-                sums = self._bucket_sums(b, totals, others, warned)
+                sums = self._bucket_sums(b, totals, others, warned, names)
                 out.append(
                     to_increment(
                         slo.name,
@@ -436,6 +439,7 @@ class PrometheusSource:
         totals: list[SeriesIncrease],
         others: list[SeriesIncrease],
         warned: bool,
+        names: Mapping[int, str],
     ) -> GroupSums:
         sums = GroupSums(quality=Quality.WARNINGS if warned else Quality.NONE)
         covered = False
@@ -449,7 +453,15 @@ class PrometheusSource:
                 sums.quality |= Quality.LOWER_BOUND
             if b in s.nan:
                 sums.quality |= Quality.NAN
-                sums.unknown = "NaN sample"
+                sums.unknown = f"NaN sample in {names.get(id(s), 'a series')}"
+            elif b in s.nonfinite:
+                sums.quality |= Quality.NAN
+                sums.unknown = f"non-finite increase in {names.get(id(s), 'a series')}"
+        if not sums.unknown and not (
+            math.isfinite(sums.total) and math.isfinite(sums.other)
+        ):
+            sums.quality |= Quality.NAN
+            sums.unknown = "non-finite sum over the series"
         # Series count only where they hold data: a series that ended long ago or
         # starts later says nothing about this bucket.
         sums.total_series = len(totals) if covered else 0
@@ -475,6 +487,13 @@ class PrometheusSource:
             for labels in groups.values()
             for b in bucket_starts(start, end, self.resolution)
         ]
+
+
+def _series_name(labels: Mapping[str, str]) -> str:
+    """``name{label="value",...}`` of a series in a query result."""
+    name = labels.get("__name__", "")
+    inner = ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()) if k != "__name__")
+    return f"{name}{{{inner}}}" if inner else name
 
 
 def _timed_out(exc: BaseException) -> bool:

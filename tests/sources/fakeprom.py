@@ -41,11 +41,7 @@ class FakePrometheus:
         for name, labels, samples in self.series:
             if not selector.matches(name, labels):
                 continue
-            values = [
-                [t, "NaN" if math.isnan(v) else repr(float(v))]
-                for t, v in samples
-                if lo <= t <= at
-            ]
+            values = [[t, _render(v)] for t, v in samples if lo <= t <= at]
             if values:
                 result.append(
                     {"metric": {"__name__": name, **labels}, "values": values}
@@ -54,3 +50,12 @@ class FakePrometheus:
         if self.warnings:
             body["warnings"] = self.warnings
         return Answer(json.dumps(body), content_type="application/json")
+
+
+def _render(v: float) -> str:
+    """A sample value as Prometheus writes it: NaN, +Inf, -Inf or a float."""
+    if math.isnan(v):
+        return "NaN"
+    if math.isinf(v):
+        return "+Inf" if v > 0 else "-Inf"
+    return repr(float(v))

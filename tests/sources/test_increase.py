@@ -80,3 +80,10 @@ def test_c12_and_c01_rules():
         "s", "s", {}, 0, 60, GroupSums(total=10, total_series=1), other_is_good=True
     )
     assert not missing_good.known
+
+
+def test_infinite_sample_and_overflowing_increase_are_marked_non_finite():
+    got = inc([(30, 1), (90, math.inf), (150, 3)])
+    assert got.nonfinite == {60} and got.nan == set() and got.increases == {}
+    got = inc([(30, 0), (90, 1.7e308), (100, 0), (110, 1.7e308)])
+    assert got.nonfinite == {60}

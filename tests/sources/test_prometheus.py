@@ -260,3 +260,36 @@ def test_backfill_resumes_from_the_history(prom):
         again.backfill(T0 + 7200 + 600, resume={"api": history.resume_point("api")})
     )
     assert len(resumed) == 1 and resumed[0].increments[0].start == T0 + 7200
+
+
+# -- values that are not numbers ----------------------------------------------------
+
+
+WEB = SLO("web", "svc", 0.999, RatioSLI(total="web_total", bad="web_errors_total"))
+
+
+def test_infinite_counter_is_unknown_for_its_slo_and_the_other_is_recorded(prom):
+    prom.add("requests_total", {"code": "200"}, minutes(T0 - 60, [0, float("inf")]))
+    prom.add("web_total", {}, minutes(T0 - 60, [0, 40]))
+    history = History(Store(":memory:"))
+    report = source(prom, [slo(), WEB]).tick(T0 + 60)
+    got = {i.slo: i for i in report.increments}
+    assert not got["api"].known and got["api"].quality & Quality.NAN
+    assert got["api"].reason == 'non-finite increase in requests_total{code="200"}'
+    history.apply(report.increments)
+    w = history.window("web", T0 + 60, 60)
+    assert (w.total, w.known_buckets) == (40, 1)
+    assert history.window("api", T0 + 60, 60).known_buckets == 0
+
+
+def test_series_whose_sum_overflows_are_unknown_not_an_error(prom):
+    for pod in ("a", "b"):
+        prom.add("requests_total", {"pod": pod}, minutes(T0 - 60, [0, 1.7e308]))
+    prom.add("web_total", {}, minutes(T0 - 60, [0, 40]))
+    history = History(Store(":memory:"))
+    report = source(prom, [slo(), WEB]).tick(T0 + 60)
+    got = {i.slo: i for i in report.increments}
+    assert not got["api"].known and got["api"].quality & Quality.NAN
+    assert "non-finite" in got["api"].reason
+    history.apply(report.increments)
+    assert history.window("web", T0 + 60, 60).total == 40
