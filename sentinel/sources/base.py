@@ -21,12 +21,13 @@ spans are unknown (case C17).
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from sentinel.model import Quality
+from sentinel.model import SLO, LatencySLI, Quality
 
 Labels = Mapping[str, str]
 
@@ -285,3 +286,78 @@ def to_increment(
         total=sums.total,
         quality=quality,
     )
+
+
+def bound_text(bound: float) -> str:
+    """A bucket bound as a person writes it: ``1``, ``0.25``, ``+Inf``."""
+    if math.isinf(bound):
+        return "+Inf" if bound > 0 else "-Inf"
+    return str(int(bound)) if bound == int(bound) else repr(bound)
+
+
+def missing_good_message(slo: SLO, found_le: Iterable[str] | None) -> str:
+    """Why an SLI has traffic but no good series, for the log (C11, C12).
+
+    ``found_le`` are the ``le`` labels of the histogram's buckets that were found
+    (latency SLIs), or ``None`` when they could not be read.
+    """
+    sli = slo.sli
+    if not isinstance(sli, LatencySLI):
+        return (
+            f"SLO {slo.name}: good selector {sli.good} matches no series while the"
+            f" total {sli.total} has traffic; its bad events cannot be counted"
+        )
+    threshold = bound_text(sli.threshold)
+    if found_le is None:
+        return (
+            f"SLO {slo.name}: no bucket le={threshold} of {sli.histogram} next to"
+            " its count; the bounds could not be read"
+        )
+    bounds: set[float] = set()
+    for le in found_le:
+        try:
+            bounds.add(float(le))
+        except ValueError:
+            continue
+    listed = ", ".join(bound_text(b) for b in sorted(bounds)) or "none"
+    if float(sli.threshold) in bounds:
+        return (
+            f"SLO {slo.name}: no bucket le={threshold} of {sli.histogram} next to"
+            f" its count for some instances; bounds found: {listed}"
+        )
+    return (
+        f"SLO {slo.name}: threshold {threshold} is not a bucket bound of"
+        f" {sli.histogram}; bounds found: {listed}"
+    )
+
+
+class MisfitLog:
+    """Logs an SLO's configuration misfit as an ERROR once, and again if it changes.
+
+    A source calls :meth:`check` with each read's increments: while any of them is
+    marked :attr:`Quality.MISSING_GOOD` the message is logged (once per distinct
+    text); a read with traffic and no such mark clears it, so a recurrence is
+    logged again.
+    """
+
+    def __init__(self, logger: logging.Logger) -> None:
+        self._log = logger
+        self._last: dict[str, str] = {}
+
+    def missing(self, increments: Iterable[Increment]) -> bool | None:
+        """True if any increment misses its good series; None if nothing says."""
+        cleared = None
+        for inc in increments:
+            if inc.quality & Quality.MISSING_GOOD:
+                return True
+            if inc.known and inc.total > 0:
+                cleared = False
+        return cleared
+
+    def report(self, slo: str, message: str) -> None:
+        if self._last.get(slo) != message:
+            self._last[slo] = message
+            self._log.error("%s", message)
+
+    def clear(self, slo: str) -> None:
+        self._last.pop(slo, None)

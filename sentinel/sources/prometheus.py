@@ -59,11 +59,13 @@ from sentinel.model import SLO, LatencySLI, Quality, instance_id
 from sentinel.sources.base import (
     GroupSums,
     Increment,
+    MisfitLog,
     SeriesIncrease,
     TickReport,
     bucket_starts,
     group_key,
     le_matches,
+    missing_good_message,
     series_increase,
     to_increment,
 )
@@ -128,6 +130,7 @@ class _Reading:
     other: Selector
     other_is_good: bool
     threshold: float | None = None
+    buckets: Selector | None = None  # latency: every bucket, whatever its bound
 
 
 def _reading(slo: SLO) -> _Reading:
@@ -136,12 +139,18 @@ def _reading(slo: SLO) -> _Reading:
         base = parse_selector(sli.histogram)
         if base.name is None:
             raise SourceError(f"SLO {slo.name}: histogram needs a metric name")
-        bucket = base.with_name(base.name + "_bucket")
+        buckets = base.with_name(base.name + "_bucket")
+        bucket = buckets
         le = _le_pattern(sli.threshold)
         if le is not None:
             bucket = Selector(bucket.name, (*bucket.matchers, Matcher("le", "=~", le)))
         return _Reading(
-            slo, base.with_name(base.name + "_count"), bucket, True, sli.threshold
+            slo,
+            base.with_name(base.name + "_count"),
+            bucket,
+            True,
+            sli.threshold,
+            buckets,
         )
     other = sli.bad if sli.bad is not None else sli.good
     if other is None:
@@ -219,6 +228,7 @@ class PrometheusSource:
         elif isinstance(auth, BearerAuth):
             self.session.auth = _Bearer(auth.token.get())
         self._next_from: dict[str, int] = {}
+        self._misfits = MisfitLog(log)
         self._instances: dict[str, dict[tuple[str, ...], dict[str, str]]] = {}
 
     # -- public ---------------------------------------------------------------------
@@ -317,10 +327,39 @@ class PrometheusSource:
                 for s in other
                 if le_matches(s["metric"].get("le", ""), reading.threshold)
             ]
-        report.increments.extend(
-            self._increments(reading, start, end, total, other, warned)
-        )
+        increments = self._increments(reading, start, end, total, other, warned)
+        report.increments.extend(increments)
+        self._check_misfit(reading, increments, end, report)
         return True
+
+    def _check_misfit(
+        self,
+        reading: _Reading,
+        increments: list[Increment],
+        at: int,
+        report: TickReport,
+    ) -> None:
+        """Log once when the SLI has traffic but its good series are missing.
+
+        For a latency SLI this reads the bounds the histogram has (one more query,
+        only while the threshold matches none of them).
+        """
+        missing = self._misfits.missing(increments)
+        name = reading.slo.name
+        if missing is False:
+            self._misfits.clear(name)
+        if not missing:
+            return
+        found: list[str] | None = None
+        if reading.buckets is not None:
+            try:
+                result, _ = self._query(
+                    f"{reading.buckets}[{int(self.max_gap)}s]", at, report
+                )
+                found = [s["metric"].get("le", "") for s in result]
+            except SourceError as exc:
+                log.debug("SLO %s: bucket bounds not read: %s", name, exc)
+        self._misfits.report(name, missing_good_message(reading.slo, found))
 
     def _query(
         self, expr: str, at: int, report: TickReport

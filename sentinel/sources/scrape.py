@@ -49,11 +49,13 @@ from sentinel.model import SLO, LatencySLI, Quality, instance_id
 from sentinel.sources.base import (
     GroupSums,
     Increment,
+    MisfitLog,
     TargetHealth,
     TickReport,
     counter_delta,
     group_key,
     le_matches,
+    missing_good_message,
     to_increment,
 )
 from sentinel.sources.selector import Selector, parse_selector
@@ -148,6 +150,7 @@ class ScrapeSource:
         self._targets = [
             _TargetState(t if isinstance(t, Target) else Target(t)) for t in targets
         ]
+        self._misfits = MisfitLog(log)
 
     # -- the tick -------------------------------------------------------------------
 
@@ -185,9 +188,11 @@ class ScrapeSource:
             state.scraped_at = now
         start = now - max(self.interval, self.resolution)
         for reading in self.readings:
-            report.increments.extend(
-                self._increments(reading, start, now, current, deltas, unknown_targets)
+            increments = self._increments(
+                reading, start, now, current, deltas, unknown_targets
             )
+            self._check_misfit(reading, increments, current)
+            report.increments.extend(increments)
         report.targets = [s.health for s in self._targets if s.health is not None]
         return report
 
@@ -349,6 +354,28 @@ class ScrapeSource:
                 )
             )
         return out
+
+    def _check_misfit(
+        self,
+        reading: _Reading,
+        increments: list[Increment],
+        current: dict[tuple[int, SeriesKey], float],
+    ) -> None:
+        """Log once when the SLI has traffic but its good series are missing."""
+        missing = self._misfits.missing(increments)
+        name = reading.slo.name
+        if missing is False:
+            self._misfits.clear(name)
+        if not missing:
+            return
+        found = None
+        if reading.threshold is not None:
+            found = [
+                dict(pairs).get("le", "")
+                for _, (series, pairs) in current
+                if reading.other.matches(series, dict(pairs))
+            ]
+        self._misfits.report(name, missing_good_message(reading.slo, found))
 
     def _remember_feeds(self, reading: _Reading) -> None:
         slo = reading.slo

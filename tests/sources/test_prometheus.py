@@ -7,6 +7,7 @@ from sentinel.model import SLO, LatencySLI, Quality, RatioSLI
 from sentinel.sources.prometheus import BasicAuth, BearerAuth, PrometheusSource, Secret
 from sentinel.store import Store
 from tests.sources.conftest import Answer
+from tests.sources.evaluate import alerts, named
 from tests.sources.fakeprom import FakePrometheus
 
 T0 = 1_700_000_000 - 1_700_000_000 % 3600
@@ -293,3 +294,72 @@ def test_series_whose_sum_overflows_are_unknown_not_an_error(prom):
     assert "non-finite" in got["api"].reason
     history.apply(report.increments)
     assert history.window("web", T0 + 60, 60).total == 40
+
+
+# -- an SLI whose good series are missing -------------------------------------------
+
+
+def misfit_errors(caplog):
+    return [
+        r.getMessage()
+        for r in caplog.records
+        if r.levelno == logging.ERROR and r.name == "sentinel.sources.prometheus"
+    ]
+
+
+LATENCY = SLO(
+    "checkout-latency",
+    "shop",
+    0.99,
+    LatencySLI("http_request_duration_seconds", threshold=0.2),
+)
+
+
+def add_histogram(prom, bounds, minutes_=5):
+    counts = [100 * i for i in range(minutes_ + 1)]
+    for le in bounds:
+        prom.add(
+            "http_request_duration_seconds_bucket",
+            {"le": le},
+            minutes(T0 - 60, counts),
+        )
+    prom.add("http_request_duration_seconds_count", {}, minutes(T0 - 60, counts))
+
+
+def test_latency_threshold_off_the_bounds_is_logged_once_with_the_bounds_found(
+    prom, caplog
+):
+    add_histogram(prom, ["0.1", "0.25", "0.5", "1.0", "+Inf"])
+    src = source(prom, [LATENCY])
+    with caplog.at_level(logging.ERROR, "sentinel.sources.prometheus"):
+        for minute in range(1, 4):
+            [inc] = src.tick(T0 + 60 * minute).increments
+            assert not inc.known and inc.quality & Quality.MISSING_GOOD
+    assert misfit_errors(caplog) == [
+        "SLO checkout-latency: threshold 0.2 is not a bucket bound of"
+        " http_request_duration_seconds; bounds found: 0.1, 0.25, 0.5, 1, +Inf"
+    ]
+
+
+def test_good_selector_matching_nothing_is_logged_once(prom, caplog):
+    prom.add("requests_total", {"code": "200"}, minutes(T0 - 60, [0, 10, 20, 30]))
+    sli = RatioSLI(total="requests_total", good='requests_total{code="2xx"}')
+    src = source(prom, [slo(sli)])
+    with caplog.at_level(logging.ERROR, "sentinel.sources.prometheus"):
+        for minute in range(1, 4):
+            [inc] = src.tick(T0 + 60 * minute).increments
+            assert inc.quality & Quality.MISSING_GOOD
+    [message] = misfit_errors(caplog)
+    assert message.startswith('SLO api: good selector requests_total{code="2xx"}')
+    assert "matches no series" in message
+
+
+def test_latency_threshold_off_the_bounds_raises_a_missing_good_data_alert(prom):
+    add_histogram(prom, ["0.1", "0.25", "+Inf"], minutes_=10)
+    history = History(Store(":memory:"))
+    src = source(prom, [LATENCY])
+    for minute in range(1, 11):
+        history.apply(src.tick(T0 + 60 * minute).increments)
+    found = alerts([LATENCY], history, T0 + 600)
+    assert named(found, "SLOBurnRateHigh") == []
+    assert {a["quality"] for a in named(found, "SLODataIncomplete")} == {"missing_good"}

@@ -448,3 +448,79 @@ def test_series_whose_sum_overflows_are_unknown_not_an_error(fake_server, tmp_pa
     assert "non-finite" in got["api"].reason
     history.apply(got.values())
     assert history.window("web", T0 + 60, 60).known_buckets == 1
+
+
+# -- an SLI whose good series are missing -------------------------------------------
+
+
+def misfit_errors(caplog):
+    return [
+        r.getMessage()
+        for r in caplog.records
+        if r.levelno == logging.ERROR and r.name == "sentinel.sources.scrape"
+    ]
+
+
+def test_latency_threshold_off_the_bounds_is_logged_once_with_the_bounds_found(
+    fake_server, caplog
+):
+    app = App()
+    fake_server.respond = app.answer
+    slo = SLO("rpc", "svc", 0.99, LatencySLI("rpc_seconds", threshold=0.2))
+    source = ScrapeSource([slo], [fake_server.url])
+    with caplog.at_level(logging.ERROR, "sentinel.sources.scrape"):
+        source.tick(T0)
+        for minute in range(1, 4):
+            app.latency.observe(0.05)
+            inc = by_instance(source.tick(T0 + 60 * minute))["rpc"]
+            assert not inc.known and inc.quality & Quality.MISSING_GOOD
+    assert misfit_errors(caplog) == [
+        "SLO rpc: threshold 0.2 is not a bucket bound of rpc_seconds;"
+        " bounds found: 0.1, 0.3, 1, +Inf"
+    ]
+
+    # the histogram changes its bounds: logged again, once
+    caplog.clear()
+    app.registry = CollectorRegistry()
+    app.latency = Histogram(
+        "rpc_seconds", "", buckets=(0.25, 0.5), registry=app.registry
+    )
+    with caplog.at_level(logging.ERROR, "sentinel.sources.scrape"):
+        for minute in range(4, 7):
+            app.latency.observe(0.05)
+            source.tick(T0 + 60 * minute)
+    assert misfit_errors(caplog) == [
+        "SLO rpc: threshold 0.2 is not a bucket bound of rpc_seconds;"
+        " bounds found: 0.25, 0.5, +Inf"
+    ]
+
+
+def test_good_selector_matching_nothing_is_logged_once(fake_server, caplog):
+    body = {"n": 0}
+    fake_server.respond = lambda path: Answer(f"requests_total {body['n']}\n")
+    sli = RatioSLI(total="requests_total", good='requests_total{code="200"}')
+    source = ScrapeSource([SLO("api", "svc", 0.999, sli)], [fake_server.url])
+    with caplog.at_level(logging.ERROR, "sentinel.sources.scrape"):
+        for minute in range(4):
+            body["n"] += 100
+            source.tick(T0 + 60 * minute)
+    [message] = misfit_errors(caplog)
+    assert message.startswith('SLO api: good selector requests_total{code="200"}')
+    assert "matches no series" in message
+
+
+def test_latency_threshold_off_the_bounds_raises_a_missing_good_data_alert(
+    fake_server,
+):
+    app = App()
+    fake_server.respond = app.answer
+    slo = SLO("rpc", "svc", 0.99, LatencySLI("rpc_seconds", threshold=0.2))
+    history = History(Store(":memory:"))
+    source = ScrapeSource([slo], [fake_server.url])
+    for minute in range(6):
+        for _ in range(10):
+            app.latency.observe(0.5)
+        history.apply(source.tick(T0 + 60 * minute).increments)
+    found = alerts([slo], history, T0 + 300)
+    assert named(found, "SLOBurnRateHigh") == []
+    assert {a["quality"] for a in named(found, "SLODataIncomplete")} == {"missing_good"}
