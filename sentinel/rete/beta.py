@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 Vals = tuple[Any, ...]
+_new = object.__new__
 Check = Callable[[Vals], Any]
 FAILED_KEY = object()
 """The join key of a token whose key expression failed; it matches no fact."""
@@ -100,6 +101,13 @@ class MemoryNode:
 
     def emit(self, parent: Token, wme: WME | None, vals: Vals) -> Token:
         """Make a token below ``parent``, index it, and pass it down."""
+        # Token's fields set here, not by calling Token(): no Python __init__ frame
+        token = _new(Token)
+        token.parent = parent
+        token.wme = wme
+        token.vals = vals
+        token.node = self
+        token.children = None
         index = self.index
         if index is not None:
             getter, table = index
@@ -107,7 +115,7 @@ class MemoryNode:
                 key = getter(vals)
             except EVAL_ERRORS:
                 key = FAILED_KEY
-            token = Token(parent, wme, vals, self, key)
+            token.keys = key
             bucket = table.get(key)
             if bucket is None:
                 table[key] = {token: None}
@@ -115,8 +123,7 @@ class MemoryNode:
                 bucket[token] = None
         elif self.indexes:
             indexes = self.indexes
-            keys = tuple(_key(getter, vals) for getter, _ in indexes)
-            token = Token(parent, wme, vals, self, keys)
+            token.keys = keys = tuple(_key(getter, vals) for getter, _ in indexes)
             for (_, table), key in zip(indexes, keys, strict=True):
                 bucket = table.get(key)
                 if bucket is None:
@@ -124,7 +131,7 @@ class MemoryNode:
                 else:
                     bucket[token] = None
         else:
-            token = Token(parent, wme, vals, self)
+            token.keys = None
         if not self.under_root:
             siblings = parent.children
             if siblings is None:
@@ -522,7 +529,12 @@ class TerminalNode:
         engine = self.engine
         agenda = engine._agenda
         agenda._seq = seq = agenda._seq + 1
-        activation = Activation(self.entry, token, seq)
+        activation = _new(Activation)  # Activation's fields, without its __init__
+        activation.rule = self.entry
+        activation.token = token
+        activation.seq = seq
+        activation.state = PENDING
+        activation.derived = None
         heappush(agenda._heap, (self.priority, seq, activation))
         agenda._live += 1
         engine._activations[token] = activation
