@@ -27,6 +27,12 @@ Rules that decide known vs unknown:
 - a failed read (connection error, timeout, HTTP error after retries, malformed JSON,
   an error status, NaN samples) makes the buckets it should have filled unknown, with
   the reason, and the next tick reads the span again (up to ``catchup`` back);
+- a tick (and each backfill chunk) has a time budget, ``tick_budget``: once it is
+  spent, the SLOs not read yet are not attempted and their buckets are unknown
+  ("tick time budget spent"); the next tick reads them again like a failed read.
+  Each request's timeout is cut to what is left of the budget, and a read timeout
+  is never retried (connection errors and 5xx answers are), so a hanging server
+  costs one timeout per read, and at most the budget per tick;
 - a bucket is known for an instance when one of its total series has a sample no more
   than ``max_gap`` before the bucket's end; otherwise it is unknown ("no samples").
   An increase across a longer gap is not attributed (C17);
@@ -72,6 +78,9 @@ from sentinel.sources.base import (
 from sentinel.sources.selector import Matcher, Selector, parse_selector
 
 log = logging.getLogger(__name__)
+
+#: The reason of the buckets a tick did not read for lack of time.
+BUDGET_SPENT = "tick time budget spent"
 
 
 @dataclass(frozen=True)
@@ -175,7 +184,9 @@ class PrometheusSource:
     """Reads SLO counters from a Prometheus-compatible HTTP API.
 
     ``verify`` is ``True`` (system CAs), ``False`` or a CA bundle path. ``retries`` and
-    ``backoff`` configure urllib3's retry of connection errors and 5xx answers.
+    ``backoff`` configure urllib3's retry of connection errors and 5xx answers; a read
+    timeout is not retried. ``tick_budget`` bounds the seconds one tick (or backfill
+    chunk) spends reading; keep it under the evaluation interval.
     ``max_gap`` is the longest distance between two samples that still counts as
     continuous data (at least twice the scrape interval). ``query_delay`` keeps the
     evaluation time behind the newest samples still being ingested.
@@ -196,6 +207,7 @@ class PrometheusSource:
         query_delay: float = 0.0,
         catchup: float = 3600.0,
         chunk: float = 86400.0,
+        tick_budget: float = 30.0,
         session: requests.Session | None = None,
         clock: Callable[[], float] = time.perf_counter,
     ) -> None:
@@ -207,13 +219,16 @@ class PrometheusSource:
         self.query_delay = query_delay
         self.catchup = catchup
         self.chunk = chunk
+        self.tick_budget = tick_budget
         self.clock = clock
         self.session = session or requests.Session()
         self.session.verify = verify
         retry = Retry(
             total=retries,
             connect=retries,
-            read=retries,
+            # A read timeout is not retried: the server got the query and is slow
+            # with it; asking again only multiplies the wait.
+            read=0,
             status=retries,
             backoff_factor=backoff,
             status_forcelist=(500, 502, 503, 504),
@@ -238,18 +253,38 @@ class PrometheusSource:
         t = now - self.query_delay
         return math.floor(t / self.resolution) * self.resolution
 
-    def tick(self, now: float) -> TickReport:
-        """Read every SLO since its last successful read, pinned at one time."""
+    def tick(self, now: float, *, tick_budget: float | None = None) -> TickReport:
+        """Read every SLO since its last successful read, pinned at one time.
+
+        ``tick_budget`` (seconds, default the source's) bounds the time spent: SLOs
+        not read when it is spent are unknown for this tick and read by the next.
+        """
         end = self.eval_time(now)
         report = TickReport(end)
+        budget = self.tick_budget if tick_budget is None else tick_budget
+        deadline = self.clock() + budget
+        skipped = []
         for reading in self.readings:
             name = reading.slo.name
             start = self._next_from.get(name, end - self.resolution)
             start = max(start, end - int(self.catchup))
             if start >= end:
                 continue
-            if self._read(reading, start, end, report):
+            if self.clock() >= deadline:
+                skipped.append(name)
+                report.increments.extend(
+                    self._unknown(reading.slo, start, end, BUDGET_SPENT)
+                )
+                continue
+            if self._read(reading, start, end, report, deadline):
                 self._next_from[name] = end
+        if skipped:
+            error = (
+                f"{BUDGET_SPENT} ({budget:g}s): {len(skipped)} of"
+                f" {len(self.readings)} SLOs not read: {', '.join(skipped)}"
+            )
+            report.errors.append(error)
+            log.warning("%s", error)
         return report
 
     def backfill(
@@ -280,7 +315,8 @@ class PrometheusSource:
             for number in range(chunks):
                 chunk_end = min(end, start + self._align(self.chunk))
                 report = TickReport(chunk_end)
-                ok = self._read(reading, start, chunk_end, report)
+                deadline = self.clock() + self.tick_budget
+                ok = self._read(reading, start, chunk_end, report, deadline)
                 log.info(
                     "backfill %s: chunk %d/%d up to %d %s",
                     slo.name,
@@ -302,7 +338,12 @@ class PrometheusSource:
         return math.floor(t / self.resolution) * self.resolution
 
     def _read(
-        self, reading: _Reading, start: int, end: int, report: TickReport
+        self,
+        reading: _Reading,
+        start: int,
+        end: int,
+        report: TickReport,
+        deadline: float | None = None,
     ) -> bool:
         """Read ``(start, end]`` for one SLO into ``report``; False if it failed."""
         slo = reading.slo
@@ -311,7 +352,9 @@ class PrometheusSource:
         warned = False
         for selector in (reading.total, reading.other):
             try:
-                result, warnings = self._query(f"{selector}[{span}s]", end, report)
+                result, warnings = self._query(
+                    f"{selector}[{span}s]", end, report, deadline
+                )
             except SourceError as exc:
                 report.failures += 1
                 report.errors.append(f"{slo.name}: {exc}")
@@ -362,18 +405,32 @@ class PrometheusSource:
         self._misfits.report(name, missing_good_message(reading.slo, found))
 
     def _query(
-        self, expr: str, at: int, report: TickReport
+        self,
+        expr: str,
+        at: int,
+        report: TickReport,
+        deadline: float | None = None,
     ) -> tuple[list[dict[str, Any]], list[str]]:
         began = self.clock()
+        timeout = self.timeout
+        if deadline is not None:
+            left = deadline - began
+            if left <= 0:
+                raise SourceError(BUDGET_SPENT)
+            timeout = min(timeout, left)
         report.requests += 1
         try:
             response = self.session.post(
                 f"{self.base_url}/api/v1/query",
                 data={"query": expr, "time": str(at)},
-                timeout=self.timeout,
+                timeout=timeout,
             )
         except requests.RequestException as exc:
             if _timed_out(exc):
+                if timeout < self.timeout:
+                    raise SourceError(
+                        f"query {expr!r}: timeout after {timeout:.3g}s, {BUDGET_SPENT}"
+                    ) from exc
                 raise SourceError(
                     f"query {expr!r}: timeout after {self.timeout}s"
                 ) from exc

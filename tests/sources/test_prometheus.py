@@ -1,10 +1,17 @@
 import logging
+import time
 
 import pytest
 
 from sentinel.history import History
 from sentinel.model import SLO, LatencySLI, Quality, RatioSLI
-from sentinel.sources.prometheus import BasicAuth, BearerAuth, PrometheusSource, Secret
+from sentinel.sources.prometheus import (
+    BUDGET_SPENT,
+    BasicAuth,
+    BearerAuth,
+    PrometheusSource,
+    Secret,
+)
 from sentinel.store import Store
 from tests.sources.conftest import Answer
 from tests.sources.evaluate import alerts, named
@@ -363,3 +370,64 @@ def test_latency_threshold_off_the_bounds_raises_a_missing_good_data_alert(prom)
     found = alerts([LATENCY], history, T0 + 600)
     assert named(found, "SLOBurnRateHigh") == []
     assert {a["quality"] for a in named(found, "SLODataIncomplete")} == {"missing_good"}
+
+
+# -- a hanging server ---------------------------------------------------------------
+
+
+def test_read_timeout_is_not_retried(fake_server):
+    fake_server.respond = lambda path: Answer("{}", delay=2.0)
+    src = PrometheusSource([slo()], fake_server.url, retries=2, timeout=0.3)
+    began = time.monotonic()
+    [inc] = src.tick(T0 + 60).increments
+    assert not inc.known and "timeout after 0.3s" in inc.reason
+    assert len(fake_server.requests) == 1
+    assert time.monotonic() - began < 1.5
+
+
+def test_tick_stops_reading_when_its_time_budget_is_spent(prom, fake_server, caplog):
+    prom.add("requests_total", {"code": "200"}, minutes(T0 - 60, [0, 10, 20, 30]))
+    slos = [SLO(f"s{i}", "svc", 0.999, BAD) for i in range(5)]
+    src = source(prom, slos, timeout=0.3, tick_budget=0.75)
+    src.tick(T0 + 60)
+    fake_server.respond = lambda path: Answer("{}", delay=2.0)
+    began = time.monotonic()
+    with caplog.at_level(logging.WARNING, "sentinel.sources.prometheus"):
+        report = src.tick(T0 + 120)
+    assert time.monotonic() - began < 0.75 + 0.5
+    got = {i.slo: i for i in report.increments}
+    assert sorted(got) == [s.name for s in slos]
+    assert not any(i.known for i in got.values())
+    assert got["s4"].reason == BUDGET_SPENT
+    assert report.requests < len(slos)
+    assert any(BUDGET_SPENT in e for e in report.errors)
+    assert BUDGET_SPENT in caplog.text
+
+    # the next tick reads every SLO again, the missed bucket included
+    fake_server.respond = prom
+    report = src.tick(T0 + 180)
+    assert known(report) == {
+        (s.name, t): (0, 10) for s in slos for t in (T0 + 60, T0 + 120)
+    }
+
+
+def test_tick_budget_can_be_given_per_tick(fake_server):
+    fake_server.respond = lambda path: Answer("{}", delay=2.0)
+    slos = [SLO(f"s{i}", "svc", 0.999, BAD) for i in range(3)]
+    src = PrometheusSource(slos, fake_server.url, retries=0, timeout=5)
+    began = time.monotonic()
+    report = src.tick(T0 + 60, tick_budget=0.3)
+    assert time.monotonic() - began < 1.0
+    assert not any(i.known for i in report.increments)
+    assert {i.reason for i in report.increments if i.slo != "s0"} == {BUDGET_SPENT}
+
+
+def test_each_backfill_chunk_has_the_time_budget(fake_server):
+    fake_server.respond = lambda path: Answer("{}", delay=2.0)
+    src = PrometheusSource(
+        [slo()], fake_server.url, retries=0, timeout=5, chunk=3600, tick_budget=0.3
+    )
+    began = time.monotonic()
+    reports = list(src.backfill(T0 + 7200, resume={"api": T0}))
+    assert len(reports) == 2 and time.monotonic() - began < 1.5
+    assert all(not i.known for r in reports for i in r.increments)
