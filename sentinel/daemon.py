@@ -147,6 +147,8 @@ def build_sources(
                 timeout=sc.timeout,
                 retries=sc.retries,
                 max_gap=max(2 * sc.scrape_interval, 2 * resolution),
+                # a hanging server must not hold the tick past the next one
+                tick_budget=max(0.8 * config.global_.interval, 10.0),
                 session=session(),
             )
         else:
