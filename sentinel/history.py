@@ -14,8 +14,12 @@ known-bucket counts, one entry per bucket since its first bucket), loaded from S
 on first use (one primary-key range read, summed by ``accumulate``) and appended to on
 every write. A window's counts are the difference of two prefix entries, so evaluating
 every window of every instance costs a few array reads each, whatever the window's
-length. Buckets with a quality mark are kept in a small sorted index beside the arrays
-(and a partial index on disk).
+length. Buckets with a quality mark or a reason are kept in a sorted index beside the
+arrays (and a partial index on disk), with prefix counts of each quality flag over it:
+a window's quality is the flags whose count rises across it, two bisections and one
+read per flag in use, however many marks the window holds. Its ``reasons`` are a
+sample: up to five distinct ones, newest first, from the window's newest 64 buckets
+that carry a reason (one unknown stretch of a month is thousands of such buckets).
 
 Resolution and error. ``window(instance, now, span)`` covers the buckets starting in
 ``[T - span, T)`` where ``T`` is ``now`` aligned down to the resolution; spans that are
@@ -64,6 +68,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from itertools import accumulate
+from operator import itemgetter
 from typing import TYPE_CHECKING
 
 from sentinel.errors import StoreError
@@ -141,6 +146,9 @@ class WindowCounts:
 
     ``coverage`` is the fraction of the window's buckets that hold known data. With
     ``total == 0`` the window has no traffic: ``ratio`` is then ``None``, never 0.
+    ``quality`` is every flag of the window's buckets OR-ed. ``reasons`` is a sample
+    of why its unknown buckets are unknown: up to five distinct reasons, newest first,
+    from its newest 64 buckets with a reason; empty only when none has one.
     """
 
     bad: float
@@ -179,6 +187,161 @@ class Bucket:
     reason: str | None = None
 
 
+_SAMPLE_BUCKETS = 64
+_SAMPLE_REASONS = 5
+
+
+class _Marks:
+    """Quality marks and reasons of one instance's buckets, keyed by fine index.
+
+    ``keys`` is the sorted index of ``values``; ``reasoned`` the sorted keys whose
+    reason is set. ``counts[flag][m]`` is how many of ``keys[:m]`` carry ``flag``,
+    for each flag in use, so a range of keys has a flag when its count rises across
+    the range. The counts are brought up to date on read: they hold for the first
+    ``valid`` keys, a change at position ``m`` lowers that to ``m``, and the next read
+    extends them from there. Writes land at or near the end, so that is a mark or two
+    per write; a roll-up or a load rebuilds them once.
+    """
+
+    __slots__ = ("counts", "keys", "reasoned", "valid", "values")
+
+    def __init__(self) -> None:
+        self.values: dict[int, tuple[Quality, str | None]] = {}
+        self.keys: list[int] = []
+        self.reasoned: list[int] = []
+        self.counts: dict[int, array[int]] = {}
+        self.valid = 0
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+    def set(self, index: int, quality: Quality, reason: str | None) -> None:
+        reason = reason or None
+        old = self.values.get(index)
+        if old is None and not (quality or reason):
+            return
+        keys = self.keys
+        m = bisect.bisect_left(keys, index)
+        had_reason = old is not None and old[1] is not None
+        if had_reason and reason is None:
+            self.reasoned.pop(bisect.bisect_left(self.reasoned, index))
+        elif reason is not None and not had_reason:
+            bisect.insort(self.reasoned, index)
+        if quality or reason:
+            self.values[index] = _value(quality, reason)
+            if old is None:
+                keys.insert(m, index)
+            elif old[0] == quality:
+                return  # same flags at the same position: the counts still hold
+        else:
+            del self.values[index]
+            del keys[m]
+        self.valid = min(self.valid, m)
+
+    def load(self, marks: Iterable[tuple[int, int, str | None]]) -> None:
+        """Marks of a fresh instance by index: (index, quality flags, reason)."""
+        values, keys, reasoned = self.values, self.keys, self.reasoned
+        for index, quality, reason in marks:
+            values[index] = _value(quality, reason or None)
+            keys.append(index)
+            if reason:
+                reasoned.append(index)
+
+    def _update_counts(self) -> None:
+        n, v = len(self.keys), self.valid
+        if v == n:
+            return
+        values = self.values
+        flags = [int(values[k][0]) for k in self.keys[v:]]
+        used = 0
+        for q in flags:
+            used |= q
+        counts = self.counts
+        while used:
+            flag = used & -used
+            used ^= flag
+            if flag not in counts:
+                counts[flag] = array("i", [0]) * (v + 1)
+        for flag, count in counts.items():
+            count[v:] = array(
+                "i", accumulate(((q & flag) > 0 for q in flags), initial=count[v])
+            )
+        self.valid = n
+
+    def between(self, lo: int, hi: int) -> tuple[Quality, tuple[str, ...]]:
+        """Flags of the marks in ``[lo, hi)`` OR-ed, and a sample of their reasons."""
+        keys = self.keys
+        i = bisect.bisect_left(keys, lo)
+        j = bisect.bisect_left(keys, hi, i)
+        if i == j:
+            return Quality.NONE, ()
+        self._update_counts()
+        quality = 0
+        for flag, count in self.counts.items():
+            if count[j] > count[i]:
+                quality |= flag
+        reasoned = self.reasoned
+        a = bisect.bisect_left(reasoned, lo)
+        b = bisect.bisect_left(reasoned, hi, a)
+        sample = reasoned[max(a, b - _SAMPLE_BUCKETS) : b]
+        sample.reverse()
+        marks = map(self.values.__getitem__, sample)
+        reasons = tuple(dict.fromkeys(map(itemgetter(1), marks)))
+        return Quality(quality) if quality else Quality.NONE, reasons[:_SAMPLE_REASONS]
+
+    def fold(self, until: int, step: int) -> None:
+        """Merge the marks before ``until`` (a multiple of ``step``) per coarse
+        bucket, keyed by its first fine index: flags OR-ed, the first reason kept."""
+        cut = bisect.bisect_left(self.keys, until)
+        if not cut:
+            return
+        folded: dict[int, tuple[Quality, str | None]] = {}
+        for i in self.keys[:cut]:
+            q, reason = self.values.pop(i)
+            key = i // step * step
+            old_q, old_reason = folded.get(key, (Quality.NONE, None))
+            folded[key] = _value(
+                old_q | q, reason if old_reason is None else old_reason
+            )
+        self.values.update(folded)
+        self.keys[:cut] = sorted(folded)
+        self.reasoned[: bisect.bisect_left(self.reasoned, until)] = sorted(
+            k for k, (_, reason) in folded.items() if reason is not None
+        )
+        self.valid = 0
+        self.counts = {}
+
+    def drop_before(self, index: int) -> None:
+        cut = bisect.bisect_left(self.keys, index)
+        if not cut:
+            return
+        for i in self.keys[:cut]:
+            del self.values[i]
+        del self.keys[:cut]
+        del self.reasoned[: bisect.bisect_left(self.reasoned, index)]
+        if self.valid >= cut:
+            # Differences are all we read: the counts can be sliced too.
+            for count in self.counts.values():
+                del count[:cut]
+            self.valid -= cut
+        else:
+            self.valid = 0
+            self.counts = {}
+
+
+_VALUES: dict[tuple[int, str | None], tuple[Quality, str | None]] = {}
+
+
+def _value(quality: int, reason: str | None) -> tuple[Quality, str | None]:
+    """One shared tuple per distinct mark: a month of unknown buckets holds one."""
+    shared = _VALUES.get((quality, reason))
+    if shared is None:
+        shared = (Quality(quality), reason)
+        if len(_VALUES) < 4096:  # reasons may embed details: keep this bounded
+            _VALUES[quality, reason] = shared
+    return shared
+
+
 class _Series:
     """Prefix arrays of one instance: a coarse tier (rolled up) and a fine tier.
 
@@ -188,7 +351,7 @@ class _Series:
     ``step`` fine buckets each, from coarse bucket ``cbase``; it lies entirely before
     the fine one, and both tiers share one origin, so ``cum_x[0]`` is the coarse
     tier's last entry. Marks of rolled-up buckets are keyed by their coarse bucket's
-    first fine index.
+    first fine index (see :class:`_Marks`).
     """
 
     __slots__ = (
@@ -200,7 +363,6 @@ class _Series:
         "cum_bad",
         "cum_known",
         "cum_total",
-        "marked",
         "marks",
         "step",
     )
@@ -215,8 +377,7 @@ class _Series:
         self.c_bad = array("d", [0.0])
         self.c_total = array("d", [0.0])
         self.c_known = array("i", [0])
-        self.marks: dict[int, tuple[Quality, str | None]] = {}
-        self.marked: list[int] = []  # sorted keys of marks
+        self.marks = _Marks()
 
     def __len__(self) -> int:
         return len(self.cum_known) - 1
@@ -264,7 +425,7 @@ class _Series:
         if old_known and not known:
             return
         self._shift(k + 1, bad - old_bad, total - old_total, int(known) - old_known)
-        self._mark(index, quality, None if known else reason)
+        self.marks.set(index, quality, None if known else reason)
 
     def _prepend(self, n: int) -> None:
         self.base -= n
@@ -287,15 +448,6 @@ class _Series:
                 self.cum_total[j] += d_total
             if d_known:
                 self.cum_known[j] += d_known
-
-    def _mark(self, index: int, quality: Quality, reason: str | None) -> None:
-        if quality or reason:
-            if index not in self.marks:
-                bisect.insort(self.marked, index)
-            self.marks[index] = (quality, reason)
-        elif index in self.marks:
-            del self.marks[index]
-            self.marked.pop(bisect.bisect_left(self.marked, index))
 
     def roll_up(self, until: int) -> None:
         """Merge the fine buckets before fine index ``until`` (a multiple of
@@ -326,16 +478,7 @@ class _Series:
             self.cum_total = self.cum_total[n:]
             self.cum_known = self.cum_known[n:]
             self.base += n
-        cut = bisect.bisect_left(self.marked, until)
-        if cut:
-            folded: dict[int, tuple[Quality, str | None]] = {}
-            for i in self.marked[:cut]:
-                q, reason = self.marks.pop(i)
-                key = i // self.step * self.step
-                old_q, old_reason = folded.get(key, (Quality.NONE, None))
-                folded[key] = (old_q | q, reason if old_reason is None else old_reason)
-            self.marks.update(folded)
-            self.marked[:cut] = sorted(folded)
+        self.marks.fold(until, self.step)
 
     def drop_before(self, index: int) -> None:
         # Differences are all we read, so the arrays can be sliced without rebasing.
@@ -353,10 +496,7 @@ class _Series:
             self.cum_total = self.cum_total[k:]
             self.cum_known = self.cum_known[k:]
             self.base += k
-        cut = bisect.bisect_left(self.marked, index)
-        for i in self.marked[:cut]:
-            del self.marks[i]
-        del self.marked[:cut]
+        self.marks.drop_before(index)
 
 
 class History:
@@ -664,9 +804,7 @@ class History:
             series.cum_bad = array("d", accumulate(b, initial=origin[0]))
             series.cum_total = array("d", accumulate(t, initial=origin[1]))
             series.cum_known = array("i", accumulate(k, initial=origin[2]))
-        for start, quality, reason in marks:
-            series.marks[start // r] = (Quality(quality), reason)
-            series.marked.append(start // r)
+        series.marks.load((s // r, q, reason) for s, q, reason in marks)
         return series
 
     def load_all(self) -> None:
@@ -744,8 +882,8 @@ class History:
         hi_bad, hi_total, hi_known = series.prefix(end_index)
         quality = Quality.NONE
         reasons: tuple[str, ...] = ()
-        if series.marked:
-            quality, reasons = self._marks_between(series, start_index, end_index)
+        if series.marks:
+            quality, reasons = series.marks.between(start_index, end_index)
         return WindowCounts(
             bad=hi_bad - lo_bad,
             total=hi_total - lo_total,
@@ -756,22 +894,6 @@ class History:
             quality=quality,
             reasons=reasons,
         )
-
-    @staticmethod
-    def _marks_between(
-        series: _Series, start_index: int, end_index: int
-    ) -> tuple[Quality, tuple[str, ...]]:
-        marked = series.marked
-        i = bisect.bisect_left(marked, start_index)
-        j = bisect.bisect_left(marked, end_index)
-        quality = Quality.NONE
-        reasons: dict[str, None] = {}
-        for index in marked[i:j]:
-            q, reason = series.marks[index]
-            quality |= q
-            if reason is not None and len(reasons) < 5:
-                reasons[reason] = None
-        return quality, tuple(reasons)
 
     def windows(
         self, instance: str, now: float, spans: Sequence[float]
