@@ -849,8 +849,9 @@ def _read_notifiers(r: _Reader, node: Node) -> list[tuple[Any, Node]]:
                 r.url(u, f"{path}.urls[{j}]")
                 for j, u in enumerate(r.sequence(v["urls"], _join(path, "urls")) or [])
             ]
-            if urls and all(urls):
-                notifier = AlertmanagerNotifierConfig(name, tuple(urls), timeout)  # type: ignore[arg-type]
+            valid = tuple(u for u in urls if u is not None)
+            if urls and len(valid) == len(urls):
+                notifier = AlertmanagerNotifierConfig(name, valid, timeout)
             elif not urls and isinstance(v["urls"], SequenceNode):
                 r.fail(v["urls"], _join(path, "urls"), "must list at least one URL")
         elif kind == "webhook":

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from sentinel.model import DEFAULT_TIERS, SLO, RatioSLI, TierSpec
@@ -12,8 +14,8 @@ SLI = RatioSLI(total="requests_total", bad="errors_total")
 DAY = 1440  # minutes
 
 
-def slo(objective: float = 0.999, **kw: object) -> SLO:
-    return SLO(name="checkout", service="shop", objective=objective, sli=SLI, **kw)  # type: ignore[arg-type]
+def slo(objective: float = 0.999, **kw: Any) -> SLO:
+    return SLO(name="checkout", service="shop", objective=objective, sli=SLI, **kw)
 
 
 def quiet_world(s: SLO | None = None, **kw: object) -> World:
