@@ -76,7 +76,7 @@ def _run(args: argparse.Namespace) -> int:
         print("sentinel: refusing to start with configuration errors", file=sys.stderr)
         return 1
     try:
-        daemon = Daemon(args.config, listen=args.listen).start()
+        daemon = Daemon(args.config, listen=args.listen).handle_signals().start()
     except (SentinelError, OSError) as exc:
         print(f"sentinel: cannot start: {exc}", file=sys.stderr)
         return 1

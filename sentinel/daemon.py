@@ -71,6 +71,7 @@ log = logging.getLogger(__name__)
 
 DELIVERY_INTERVAL = 5.0  # seconds between outbox passes outside evaluations
 PRUNE_INTERVAL = 3600.0
+BACKFILL_GIVE_UP = 3  # failed chunks in a row before a source's backfill is dropped
 STOP_TIMEOUT = 20.0  # under the 30 s systemd gives before SIGKILL
 
 
@@ -101,11 +102,20 @@ def _keep_unchanged_sources(old: Runtime, new: Runtime) -> set[str]:
     """Carry over sources whose settings and SLOs did not change, with their state
     (a scraper's last values), so a reload costs no baseline scrape."""
     kept = set()
-    for name in new.sources:
-        if name in old.sources and old.source_key(name) == new.source_key(name):
-            new.sources[name].close()
+    for name, source in new.sources.items():
+        if name not in old.sources:
+            continue
+        if old.source_key(name) == new.source_key(name):
+            source.close()
             new.sources[name] = old.sources[name]
             kept.add(name)
+        elif (
+            isinstance(source, ScrapeSource)
+            and isinstance(previous := old.sources[name], ScrapeSource)
+            and old.config.source(name) == new.config.source(name)
+        ):
+            # same targets, other SLOs: the last values carry over, no baseline
+            source.adopt(previous)
     return kept
 
 
@@ -316,6 +326,8 @@ class Daemon:
         self.server = HTTPServer(self, self.registry, host or "127.0.0.1", int(port))
         self.server.start()
         self.backfill()
+        if self._stop.is_set():
+            return self
         self.evaluate()
         self._ready = True
         self.metrics.ready.set(1)
@@ -372,11 +384,17 @@ class Daemon:
                 event.scheduled_run_time,
             )
 
-    def run_forever(self) -> int:
-        """Block until SIGTERM or SIGINT; SIGHUP reloads. Returns the exit code."""
+    def handle_signals(self) -> Daemon:
+        """SIGTERM and SIGINT stop, SIGHUP reloads; call before :meth:`start` so a
+        signal during the backfill is handled too (from the main thread only)."""
         signal.signal(signal.SIGTERM, self._on_signal)
         signal.signal(signal.SIGINT, self._on_signal)
         signal.signal(signal.SIGHUP, self._on_signal)
+        return self
+
+    def run_forever(self) -> int:
+        """Block until SIGTERM or SIGINT; SIGHUP reloads. Returns the exit code."""
+        self.handle_signals()
         while not self._stop.wait(0.5):
             if self._reload_requested.is_set():
                 self._reload_requested.clear()
@@ -444,10 +462,25 @@ class Daemon:
                 point = self.history.resume_point(slo.name)
                 if point is not None:
                     resume[slo.name] = float(point)
+            failed = 0
             for report in source.backfill(now, resume):
                 self.history.apply(report.increments)
                 self._record_source(name, report)
-            log.info("backfill from source %s done", name)
+                failed = failed + 1 if report.failures else 0
+                if self._stop.is_set():
+                    log.warning("backfill from source %s stopped", name)
+                    return
+                if failed >= BACKFILL_GIVE_UP:
+                    # Evaluate with what there is; ticks catch up on recent data.
+                    log.warning(
+                        "backfill from source %s abandoned after %d failed chunks; "
+                        "its history starts with the first successful tick",
+                        name,
+                        failed,
+                    )
+                    break
+            else:
+                log.info("backfill from source %s done", name)
 
     def evaluate(self) -> None:
         """One evaluation; failures are logged and counted, never raised."""
@@ -481,8 +514,10 @@ class Daemon:
         # run the rules
         candidates = runtime.evaluator.evaluate(now)
 
-        # alert lifecycle, then notifications
-        transitions = self.book.update(now, candidates)
+        # alert lifecycle, then notifications; a silenced SLO's alerts hold their
+        # state: an incident that goes on under maintenance is not told resolved
+        held = {f["slo"] for f in runtime.engine.facts("silenced")}
+        transitions = self.book.update(now, candidates, held_slos=held)
         for t in transitions:
             log.info(
                 "alert %s %s: %s -> %s",

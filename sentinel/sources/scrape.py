@@ -388,6 +388,17 @@ class ScrapeSource:
                     feeds.add((slo.name, group_key(dict(pairs), slo.group_by)))
             state.feeds = feeds
 
+    def adopt(self, other: ScrapeSource) -> None:
+        """Take over ``other``'s last values of the targets both scrape.
+
+        A reload that changes only the SLOs keeps counting from the last scrape
+        instead of starting each target again from a baseline (a lost interval).
+        """
+        for i, state in enumerate(self._targets):
+            for old in other._targets:
+                if old.target == state.target:
+                    self._targets[i] = old
+
     def health(self) -> list[TargetHealth]:
         """The health of every target after the last tick."""
         return [

@@ -16,7 +16,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from sentinel.daemon import Daemon
 from sentinel.demo_service import DemoService
-from tests.daemon.conftest import MINUTE, T0, Clock, page_1h, step
+from tests.daemon.conftest import CONFIG, MINUTE, T0, Clock, page_1h, step
 from tests.harness.webhook import WebhookReceiver
 
 
@@ -168,3 +168,49 @@ def test_stop_is_bounded_when_an_evaluation_hangs(config: Path) -> None:
     finally:
         daemon._eval_lock.release()
     daemon.stop()
+
+
+def test_a_reload_that_changes_an_slo_keeps_the_scrapers_last_values(
+    config: Path, service: DemoService
+) -> None:
+    clock = Clock(T0)
+    daemon = Daemon(config, clock=clock)
+    daemon.evaluate()
+    for _ in range(6):
+        step(daemon, clock, service, good=1000, bad=0)
+    config.write_text(config.read_text().replace("objective: 99.9", "objective: 99.5"))
+    ok, message = daemon.reload()
+    assert ok, message
+    for _ in range(2):
+        step(daemon, clock, service, good=1000, bad=0)
+    (view,) = daemon.slos()
+    assert view["objective"] == pytest.approx(0.995)
+    five = view["windows"]["5m"]
+    assert (five["total"], five["coverage"]) == (5000, 1.0)
+    daemon.stop()
+
+
+def test_backfill_from_an_unreachable_prometheus_gives_up_and_evaluates(
+    tmp_path: Path,
+) -> None:
+    from tests.harness.net import free_port
+
+    path = tmp_path / "sentinel.yaml"
+    path.write_text(
+        CONFIG.format(
+            state=tmp_path / "state", service="http://x", hook="http://x/"
+        ).replace(
+            "  - name: app\n    type: scrape\n    timeout: 2s\n    targets:\n"
+            "      - url: http://x/metrics\n",
+            f"  - name: app\n    type: prometheus\n"
+            f"    url: http://127.0.0.1:{free_port()}\n    timeout: 1s\n",
+        )
+    )
+    daemon = Daemon(path, listen="127.0.0.1:0")
+    started = time.monotonic()
+    daemon.start()
+    try:
+        assert daemon.is_ready()
+        assert time.monotonic() - started < 30
+    finally:
+        daemon.stop()

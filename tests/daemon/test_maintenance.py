@@ -83,3 +83,27 @@ def test_iso_times_are_read_with_their_zone(tmp_path: Path) -> None:
     )
     (m,) = load_config(config).maintenance
     assert m.until == 1798758000.0
+
+
+def test_maintenance_starting_during_a_page_holds_it_instead_of_resolving(
+    tmp_path: Path, service: DemoService, webhook_receiver: WebhookReceiver
+) -> None:
+    starts, until = T0 + 14 * 60, T0 + 18 * 60
+    config = write(
+        tmp_path,
+        service.url,
+        webhook_receiver.url,
+        "maintenance:\n"
+        f"  - {{slo: checkout, starts: {starts:.0f}, until: {until:.0f}, reason: x}}\n",
+    )
+    clock = Clock(T0)
+    daemon = Daemon(config, clock=clock)
+    daemon.evaluate()
+    for _ in range(10):
+        step(daemon, clock, service, good=1000, bad=0)
+    for _ in range(12):  # paging before, during and after the window
+        step(daemon, clock, service, good=500, bad=500)
+    assert clock.t > until
+    assert len(page_1h(webhook_receiver.notifications, "firing")) == 1
+    assert page_1h(webhook_receiver.notifications, "resolved") == []
+    daemon.stop()
