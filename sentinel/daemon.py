@@ -15,6 +15,7 @@ and logged). A second job retries notification delivery between evaluations.
 
 from __future__ import annotations
 
+import gc
 import logging
 import math
 import signal
@@ -325,10 +326,19 @@ class Daemon:
         host, _, port = (self._listen or g.listen).rpartition(":")
         self.server = HTTPServer(self, self.registry, host or "127.0.0.1", int(port))
         self.server.start()
-        self.backfill()
+        # Loading the history and building the network allocate millions of objects
+        # that live as long as the process: collecting while they pile up costs more
+        # than the load itself, and afterwards they need not be walked again.
+        gc.disable()
+        try:
+            self.backfill()
+            if not self._stop.is_set():
+                self.evaluate()
+        finally:
+            gc.enable()
+            gc.freeze()
         if self._stop.is_set():
             return self
-        self.evaluate()
         self._ready = True
         self.metrics.ready.set(1)
         self.metrics.config_last_reload_success.set(1)  # the config it started with
