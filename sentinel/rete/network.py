@@ -483,13 +483,7 @@ class Engine:
         stats.retracted += 1
         if trace_retract.isEnabledFor(DEBUG):
             trace_retract.debug("retract %d %r", wme.timetag, fact)
-        tokens = wme.tokens
-        while tokens:
-            token = next(iter(tokens))
-            parent = token.parent
-            if parent is not None and parent.children is not None:
-                parent.children.pop(token, None)
-            drop_token(token)
+        _drop_tokens(wme)
         attrs = wme.attrs
         for memory in wme.memories:
             del memory.items[wme]
@@ -512,13 +506,7 @@ class Engine:
         stats.retracted += 1
         if trace_retract.isEnabledFor(DEBUG):
             trace_retract.debug("retract %d %r", wme.timetag, fact)
-        tokens = wme.tokens
-        while tokens:
-            token = next(iter(tokens))
-            parent = token.parent
-            if parent is not None and parent.children is not None:
-                parent.children.pop(token, None)
-            drop_token(token)
+        _drop_tokens(wme)
         memories = wme.memories
         attrs = wme.attrs
         for memory in memories:
@@ -893,3 +881,14 @@ __all__ = [
     "EngineStats",
     "alert_fact",
 ]
+
+
+def _drop_tokens(wme: WME) -> None:
+    """Remove every token built on ``wme``, and what hangs below them."""
+    tokens = wme.tokens
+    while tokens:
+        token = next(iter(tokens))
+        parent = token.parent
+        if parent is not None and parent.children is not None:
+            parent.children.pop(token, None)
+        drop_token(token)
